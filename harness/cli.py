@@ -1,0 +1,148 @@
+"""The `macsim` command line."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .bridge import NativeBuildError
+from .machine import HARNESS_VERSION, Limits, Machine, Verdict
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 70
+DEFAULT_SCRIPT = Path(__file__).resolve().parent.parent / "src" / "run-puppet.sh"
+
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}   the Mac ended quiet (nothing running, nothing scheduled) or was halted
+  {EXIT_FAILED}   the Mac ended blocked: processes alive, all waiting for something that never comes
+  {EXIT_USAGE}   bad input (a missing script, a directory that is not empty, a bad option)
+  {EXIT_LIMIT}   a limit was reached (boots, simulated time, steps or real seconds)
+  {EXIT_INTERNAL}  macsim itself failed (no bubblewrap, no C compiler, the sandbox did not start)
+
+A run depends only on the script's bytes, the seed and the harness version: the same three
+give the same trace. Every run prints the command that replays it.
+"""
+
+
+class UsageError(ValueError):
+    """Bad input from the user: printed as one message, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="macsim", description="Run a macOS bootstrap script, unmodified, on a simulated Mac.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"macsim {HARNESS_VERSION}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "run", help="boot a fresh Mac, start the script once as an MDM script-job, follow every boot",
+        description="Boot a fresh default Mac (macOS 15, Apple silicon), start SCRIPT once as root "
+                    "the way an MDM script-job does, and follow every boot until the Mac is quiet "
+                    "or a limit is reached. Prints a per-boot timeline.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    run.add_argument("--script", type=Path, default=None, metavar="PATH",
+                     help=f"the bootstrap to run (default: the built-in {DEFAULT_SCRIPT.name})")
+    run.add_argument("--seed", type=int, default=0, help="orders concurrent jobs and launchd's boot order (default 0)")
+    run.add_argument("--json", type=Path, metavar="FILE", help="write a summary as JSON to FILE")
+    run.add_argument("--trace", type=Path, metavar="FILE",
+                     help="write the trace (JSON lines) to FILE (default: beside --json or in --keep-disk)")
+    run.add_argument("--keep-disk", type=Path, metavar="DIR",
+                     help="leave the Mac's disk and ownership table in DIR (absent or empty) afterwards")
+    run.add_argument("--max-boots", type=int, default=Limits.boots, metavar="N")
+    run.add_argument("--max-steps", type=int, default=Limits.steps, metavar="N")
+    run.add_argument("--max-simulated-s", type=float, default=Limits.simulated_s, metavar="S")
+    run.add_argument("--max-real-s", type=float, default=Limits.real_s, metavar="S")
+    run.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    return parser
+
+
+def _script(path: Path | None) -> Path:
+    script = path or DEFAULT_SCRIPT
+    if not script.is_file():
+        where = "--script" if path else "the built-in bootstrap"
+        raise UsageError(f"{where}: {script}: no such file; expected a bash script, e.g. "
+                         f"--script examples/self-removing-daemon.sh")
+    return script
+
+
+def _empty_dir(directory: Path, option: str) -> Path:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UsageError(f"{option} {directory}: exists and is not an empty directory; macsim never "
+                         f"overwrites what is there. Give a new path or empty it first.")
+    return directory
+
+
+def _not_existing(path: Path | None, option: str) -> None:
+    if path is not None and path.exists():
+        raise UsageError(f"{option} {path}: already exists; macsim never overwrites a file. "
+                         f"Remove it or choose another name.")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    script = _script(args.script)
+    keep = _empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
+    _not_existing(args.json, "--json")
+    trace_path = args.trace or (args.json.with_suffix(".trace.jsonl") if args.json else None)
+    _not_existing(trace_path, "--trace")
+    workdir = keep or Path(tempfile.mkdtemp(prefix="macsim-run-"))
+    if trace_path is None:
+        trace_path = workdir / "trace.jsonl"
+    content = script.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    limits = Limits(boots=args.max_boots, simulated_s=args.max_simulated_s, steps=args.max_steps,
+                    real_s=args.max_real_s)
+    started = time.monotonic()
+    machine = Machine(workdir, seed=args.seed, limits=limits, trace_path=trace_path)
+    machine.start_script(content, name=script.name)
+    result = machine.run()
+    wall_s = time.monotonic() - started
+    if not args.quiet:
+        from .report import timeline
+        print(f"macsim {HARNESS_VERSION}: {script} (sha256 {digest[:12]}), seed {args.seed}")
+        print(timeline(result.trace.events))
+    print(f"verdict: {result.verdict.value} — {result.detail} ({result.boots} boots, {result.steps} steps, "
+          f"{result.simulated_s:g} s simulated, {wall_s:.2f} s real)")
+    print(f"trace: {trace_path}")
+    if keep:
+        print(f"disk: {keep / 'disk'} (owners and groups in {keep / 'ownership.json'})")
+    print(f"replay: macsim run --script {script} --seed {args.seed}")
+    if args.json:
+        summary = {"script": {"path": str(script), "sha256": digest}, "seed": args.seed,
+                   "harness_version": HARNESS_VERSION, "boots": result.boots, "steps": result.steps,
+                   "simulated_s": result.simulated_s, "verdict": result.verdict.value,
+                   "detail": result.detail, "trace": str(trace_path), "wall_s": round(wall_s, 3)}
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if not keep:
+        shutil.rmtree(workdir / "disk", ignore_errors=True)
+        if trace_path.parent != workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if result.verdict in (Verdict.QUIET, Verdict.HALTED):
+        return EXIT_OK
+    if result.verdict.value.startswith("limit"):
+        return EXIT_LIMIT
+    return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return run_command(args)
+    except UsageError as error:
+        print(f"macsim: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (NativeBuildError, RuntimeError) as error:
+        print(f"macsim: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

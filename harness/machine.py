@@ -1,0 +1,700 @@
+"""One simulated Mac: its disk, its boots, the controller loop that orders every step.
+
+The controller is the Mac's kernel and launchd at once. Every shim call and every simple
+command of a bash on the Mac is a *step*: the process asks, and waits until the controller
+lets it go. The controller lets one go at a time. With one process asking and everything else
+merely waiting for it, the answer is immediate; when several ask at once, it waits until no
+process of the Mac is doing real work, then picks one with the seeded PRNG. The clock moves
+only in that same quiet state, when nothing but the clock can wake anyone. So concurrent jobs
+get a reproducible order, and a thousand `sleep 60` cost no real minutes.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Callable
+
+from . import shims
+from .bridge import FrameReader, encode, native_program
+from .clock import Clock
+from .disk import Disk, OutsideDisk
+from .launchd import Launchd
+from .models.network import Network
+from .prng import Prng
+from .processes import Boot, ProcInfo, find_bwrap
+from .sandbox import HOST_USR, Runtime
+from .shims import DEFERRED, Answer, Call, Exec
+from .trace import Trace
+from .watch import DiskWatch
+
+HARNESS_VERSION = "0.1.0"
+POLL_MIN_S = 0.0005
+POLL_MAX_S = 0.02
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    """What kind of Mac this is. Defaults: an M4 Mac mini on macOS 15 (ronin-context.md)."""
+
+    macos_version: str = "15.3.1"
+    build_version: str = "24D70"
+    kernel_release: str = "24.3.0"
+    model: str = "Mac16,10"
+    arch: str = "arm64"
+    hostname: str = "macmini-m4-001.test.releng.mdc1.mozilla.com"
+    #: launchd's default ExitTimeOut (macos-behaviour.md §5.2: 5 s today, 20 s historically).
+    exit_timeout_s: int = 5
+    #: SIGTERM to SIGKILL at shutdown; "an intentionally indeterminate period" (§8.3).
+    shutdown_grace_s: int = 5
+    #: Simulated seconds from power-on (or the end of a shutdown) to launchd loading daemons.
+    boot_duration_s: int = 35
+    #: Seconds after launchd starts before DNS answers (§13); 0 = up at once.
+    network_up_after_s: float = 0
+    #: sudo asks no password of anyone (the fleet's sudoers lets cltbld run run-puppet.sh).
+    sudo_nopasswd: bool = True
+    timezone: str = "UTC"
+
+    @property
+    def macos_tuple(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.macos_version.split("."))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every run ends; each limit has its own verdict."""
+
+    boots: int = 12
+    simulated_s: float = 3 * 24 * 3600
+    steps: int = 100_000
+    real_s: float = 300
+
+
+class Verdict(str, Enum):
+    QUIET = "quiet"  # nothing running, nothing scheduled
+    BLOCKED = "blocked"  # processes alive, all waiting for something that will never come
+    HALTED = "halted"  # shut down without restart
+    POWER_OFF = "powered-off"  # the scenario cut the power and did not restore it
+    LIMIT_BOOTS = "limit-boots"
+    LIMIT_SIMULATED = "limit-simulated-time"
+    LIMIT_STEPS = "limit-steps"
+    LIMIT_REAL = "limit-real-time"
+
+
+@dataclass
+class Spawn:
+    """A process the controller asked init to start: a launchd job or a session."""
+
+    spawn_id: int
+    argv: list[str]
+    user: str
+    label: str | None
+    on_exit: Callable[[int], None] | None = None
+    ns_pid: int | None = None
+
+
+@dataclass
+class Request:
+    """A process waiting at a step: a shim call, or a bash command about to run."""
+
+    conn: "Conn"
+    kind: str  # "call", "line" (main shell), "step" (subshell)
+    ns_pid: int
+    fields: list[bytes] = field(default_factory=list)
+    line: str = ""
+    source: str = ""
+    job: str | None = None  # known once granted
+    user: str = "root"
+
+
+class Conn:
+    """One client connection from inside the Mac."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = FrameReader()
+        self.line_mode = False
+        self.line_buffer = b""
+        self.ns_pid = 0
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        self.host_pid = struct.unpack("3i", creds)[0]
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self.closed = True
+
+
+@dataclass
+class RunResult:
+    verdict: Verdict
+    boots: int
+    steps: int
+    simulated_s: float
+    trace: Trace
+    detail: str = ""
+
+
+class Machine:
+    """A simulated Mac whose disk lives in `directory` on the host."""
+
+    def __init__(self, directory: Path, *, config: MachineConfig = MachineConfig(), seed: int = 0,
+                 limits: Limits = Limits(), trace_path: Path | None = None) -> None:
+        self.directory = Path(directory)
+        self.config = config
+        self.seed = seed
+        self.limits = limits
+        disk_root = self.directory / "disk"
+        self.disk = Disk(disk_root) if disk_root.exists() else Disk.create(disk_root, hostname=config.hostname.split(".")[0])
+        self.prng = Prng(seed)
+        self.clock = Clock()
+        self.trace = Trace(trace_path)
+        self.launchd = Launchd(self)
+        self.network = Network(self)
+        self.boot_count = 0
+        self.steps = 0
+        self.boot: Boot | None = None
+        self.verdict: Verdict | None = None
+        self.verdict_detail = ""
+        self._runtime_dir = Path(tempfile.mkdtemp(prefix="macsim-"))
+        self.runtime = Runtime.build(self._runtime_dir, native_program())
+        self._bwrap = find_bwrap()
+        self._selector = selectors.DefaultSelector()
+        self._server: socket.socket | None = None
+        self._conns: dict[int, Conn] = {}
+        self._pending: list[Request] = []
+        self._spawns: dict[int, Spawn] = {}
+        self._by_ns_pid: dict[int, Spawn] = {}
+        self._users: dict[int, str] = {}
+        self._next_spawn_id = 1
+        self._acks_outstanding = 0
+        self._holder: Request | None = None
+        self._going_down: str | None = None  # "reboot" or "halt", once requested
+        self._teardown_started = False
+        self._power_loss_steps: set[int] = set()
+        self._boot_hooks: list[Callable[["Machine"], None]] = []
+        self._watch: DiskWatch | None = None
+        self._poll_s = POLL_MIN_S
+        self._activity = 0
+
+    # -- preparing a run ---------------------------------------------------------------
+
+    def at_boot(self, hook: Callable[["Machine"], None]) -> None:
+        """Calls `hook(machine)` after launchd has loaded its daemons, at every boot."""
+        self._boot_hooks.append(hook)
+
+    def start_script(self, script: bytes, *, name: str = "script.sh", args: tuple[str, ...] = (),
+                     at_boot: int = 1) -> None:
+        """Starts `script` once as root, the way an MDM script-job does: from a temporary path,
+        no TTY, launchd's minimal environment; the temporary copy is removed when it exits."""
+        def start(machine: Machine) -> None:
+            if machine.boot_count != at_boot:
+                return
+            folder = f"/private/tmp/com.apple.mdmclient.script.{machine.prng.child('mdm').randrange(16**8):08x}"
+            path = f"{folder}/{name}"
+            machine.disk.add_file(path, script, mode=0o755)
+            env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/sh", "USER": "root",
+                   "LOGNAME": "root", "HOME": "/var/root", "TMPDIR": "/private/tmp/"}
+
+            def cleanup(_status: int) -> None:
+                host = machine.disk.host_path(folder)
+                shutil.rmtree(host, ignore_errors=True)
+
+            machine.spawn(["/bin/bash", path, *args], env, label=None, session="mdm-script-job",
+                          on_exit=cleanup)
+        self.at_boot(start)
+
+    def power_loss_at_step(self, step: int) -> None:
+        """Cuts the power just before global step `step` would run."""
+        self._power_loss_steps.add(step)
+
+    def schedule(self, at_s: float, what: str) -> None:
+        """A scenario event at simulated time `at_s`: "reboot", "power-loss" or "halt"."""
+        def fire() -> None:
+            self.trace.append(self.clock.now_s, self.boot_count, "scheduled", what=what)
+            if what == "power-loss":
+                self._power_loss("scheduled")
+            else:
+                self.request_shutdown("halt" if what == "halt" else "reboot", cause=f"scheduled {what}")
+        self.clock.call_at(at_s, f"scheduled {what}", fire, priority=-1)
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Boots the Mac and follows it until it is quiet, halted, or a limit is reached."""
+        self._deadline = time.monotonic() + self.limits.real_s
+        self._open_server()
+        try:
+            self._start_boot()
+            while self.verdict is None:
+                self._pump()
+                if self.verdict is None:
+                    self._schedule()
+        finally:
+            self._end_boot()
+            self._close_server()
+            self.trace.close()
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+        return RunResult(self.verdict, self.boot_count, self.steps, self.clock.now_s, self.trace,
+                         self.verdict_detail)
+
+    def _finish(self, verdict: Verdict, detail: str = "") -> None:
+        if self.verdict is None:
+            self.verdict = verdict
+            self.verdict_detail = detail
+            kind = "limit" if verdict.value.startswith("limit") else "quiet" if verdict is Verdict.QUIET else "end"
+            self.trace.append(self.clock.now_s, self.boot_count, kind, verdict=verdict.value, detail=detail)
+
+    def event(self, kind: str, *, pid: int | None = None, job: str | None = None, **data) -> None:
+        self.trace.append(self.clock.now_s, self.boot_count, kind, pid=pid, job=job, **data)
+
+    # -- boots -------------------------------------------------------------------------
+
+    def _start_boot(self) -> None:
+        if self.boot_count >= self.limits.boots:
+            self._finish(Verdict.LIMIT_BOOTS, f"the Mac would boot a {self.boot_count + 1}th time")
+            return
+        self.boot_count += 1
+        if self.boot_count > 1:
+            self.clock.skip(self.config.boot_duration_s)
+        removed = [p for folder in ("/private/tmp", "/private/var/run") for p in self.disk.empty_dir(folder)]
+        self.event("boot", removed_at_boot=len(removed))
+        self._going_down = None
+        self._teardown_started = False
+        self._users = {}
+        self._spawns.clear()
+        self._by_ns_pid.clear()
+        self._pending.clear()
+        self._holder = None
+        self._acks_outstanding = 0
+        self.boot = Boot(self._bwrap, self.disk.root, self.runtime)
+        self._selector.register(self.boot.events_fd, selectors.EVENT_READ, "init")
+        # Not in the selector: file changes are drained at each step, so that each change
+        # belongs to the step that made it.
+        self._watch = DiskWatch(self.disk.root)
+        self._await_init_ready()
+        self.network.booted()
+        self.launchd.boot()
+        for hook in self._boot_hooks:
+            hook(self)
+
+    def _await_init_ready(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for words in self._read_init_events(block=True):
+                if words and words[0] == "ready":
+                    return
+        raise RuntimeError("the Mac's init did not start within 10 s")
+
+    def _end_boot(self) -> None:
+        if self.boot is None:
+            return
+        self.launchd.forget_boot()
+        # Kill first: a process whose connection closes while it is still alive would take
+        # the missing answer as a go-ahead.
+        self.boot.power_off()
+        for conn in list(self._conns.values()):
+            self._drop(conn)
+        try:
+            self._selector.unregister(self.boot.events_fd)
+        except (KeyError, ValueError):
+            pass
+        if self._watch:
+            self._drain_files()
+            self._watch.close()
+            self._watch = None
+        self.boot = None
+        self.clock.cancel_scope("boot")
+
+    def request_shutdown(self, how: str, *, cause: str, pid: int | None = None) -> None:
+        """launchd begins a shutdown ("reboot" or "halt") after the current step."""
+        if self._going_down is None:
+            self._going_down = how
+            self.event("shutdown", pid=pid, job=self._holder.job if self._holder else None, how=how,
+                       cause=cause)
+
+    def _power_loss(self, cause: str) -> None:
+        self.event("power-loss", cause=cause)
+        self._end_boot()
+        if self.verdict is None:
+            self._start_boot()
+
+    def _teardown(self) -> None:
+        """SIGTERM to every process, SIGKILL after the grace period (§8.3)."""
+        self._teardown_started = True
+        self.launchd.stop_all()
+        self._send_init(lambda boot: boot.kill_all(signal.SIGTERM))
+        self.clock.call_later(self.config.shutdown_grace_s, "shutdown SIGKILL", self._finish_shutdown,
+                              scope="boot")
+
+    def _finish_shutdown(self) -> None:
+        how = self._going_down
+        self._end_boot()
+        if how == "halt":
+            self._finish(Verdict.HALTED, "the Mac was shut down without restart")
+        elif self.verdict is None:
+            self._start_boot()
+
+    # -- the controller loop -----------------------------------------------------------
+
+    def _drain_nowait(self) -> bool:
+        """Reads whatever already arrived; True if anything did."""
+        before = self._activity
+        self._pump(timeout_s=0)
+        return self._activity != before
+
+    def _pump(self, timeout_s: float | None = None) -> None:
+        timeout = self._poll_s if timeout_s is None else timeout_s
+        for key, _ in self._selector.select(timeout):
+            self._activity += 1
+            what = key.data
+            if what == "server":
+                self._accept()
+            elif what == "init":
+                self._read_init_events(block=False)
+            else:
+                self._read_conn(what)
+        if time.monotonic() > self._deadline:
+            self._finish(Verdict.LIMIT_REAL, f"{self.limits.real_s:g} real seconds elapsed")
+
+    def _schedule(self) -> None:
+        if self.boot is None:
+            if self.verdict is None:
+                self._start_boot()
+            return
+        if self._acks_outstanding:
+            return
+        if self._going_down and not self._teardown_started:
+            self._drain_files()
+            self._teardown()
+            return
+        if self._pending and len(self._pending) == 1 and self._only_one_can_run(self._pending[0]):
+            # The others are blocked, so anything they sent is already in our sockets.
+            if not self._drain_nowait():
+                self._grant(self._pending[0])
+            return
+        if not self.boot.quiescent():
+            self._poll_s = min(self._poll_s * 2, POLL_MAX_S)
+            return
+        self._poll_s = POLL_MIN_S
+        if self._drain_nowait():
+            return  # a message sent before everyone blocked: decide again with it
+        if self._pending:
+            ordered = sorted(self._pending, key=lambda r: (r.ns_pid, r.kind))
+            self._grant(ordered[self.prng.child("schedule").randrange(len(ordered))])
+            return
+        self._drain_files()
+        timer = self.clock.next_due()
+        if timer is not None:
+            if timer.at_s > self.limits.simulated_s:
+                self._finish(Verdict.LIMIT_SIMULATED, f"the next event is at {timer.at_s:g} s")
+                return
+            due = timer.at_s
+            while (timer := self.clock.next_due()) is not None and timer.at_s == due and self.boot:
+                self.clock.advance()
+            return
+        live = [p for p in self.boot.processes().values() if p.name != "macsim-init"]
+        if self._teardown_started:
+            self._finish_shutdown()
+        elif not live:
+            self._finish(Verdict.QUIET, "no process running, nothing scheduled")
+        else:
+            names = ", ".join(sorted(f"{p.ns_pid}:{p.name}" for p in live))
+            self._finish(Verdict.BLOCKED, f"every process waits for something that never comes: {names}")
+
+    def _only_one_can_run(self, request: Request) -> bool:
+        """True when every other process of the boot is a blocked ancestor of the requester."""
+        table = self.boot.processes()
+        me = request.conn.host_pid
+        if me not in table:
+            return False
+        ancestors = set(self.boot.ancestors(me, table))
+        return all(pid == me or (pid in ancestors and info.state == "S") for pid, info in table.items())
+
+    def _grant(self, request: Request) -> None:
+        self._pending.remove(request)
+        if request.conn.closed:
+            return
+        self.steps += 1
+        self._drain_files()
+        if self.steps in self._power_loss_steps:
+            self._power_loss(f"injected before step {self.steps}")
+            return
+        if self.steps > self.limits.steps:
+            self._finish(Verdict.LIMIT_STEPS, f"{self.limits.steps} steps")
+            return
+        self._holder = request
+        request.job = self.job_of(request.conn.host_pid)
+        request.user = self.user_of(request.conn.host_pid)
+        if request.kind == "call":
+            self._answer_call(request)
+        else:
+            self.event("step", pid=request.ns_pid, job=request.job,
+                       line=request.line, file=request.source, step=self.steps)
+            request.conn.send(b"\n" if request.kind == "line" else encode("go"))
+
+    # -- connections -------------------------------------------------------------------
+
+    def _open_server(self) -> None:
+        path = self.runtime.socket_path
+        if path.exists():
+            path.unlink()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(path))
+        self._server.listen(64)
+        self._server.setblocking(False)
+        self._selector.register(self._server, selectors.EVENT_READ, "server")
+
+    def _close_server(self) -> None:
+        if self._server is not None:
+            self._selector.unregister(self._server)
+            self._server.close()
+            self._server = None
+        self._selector.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._server.accept()
+            except BlockingIOError:
+                return
+            sock.setblocking(False)
+            conn = Conn(sock)
+            self._conns[sock.fileno()] = conn
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+            self._poll_s = POLL_MIN_S
+
+    def _drop(self, conn: Conn) -> None:
+        conn.closed = True
+        self._pending = [r for r in self._pending if r.conn is not conn]
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        self._conns.pop(conn.sock.fileno(), None)
+        conn.sock.close()
+
+    def _read_conn(self, conn: Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        self._poll_s = POLL_MIN_S
+        if conn.line_mode:
+            self._read_lines(conn, data)
+            return
+        for fields in conn.reader.feed(data):
+            self._on_frame(conn, fields)
+        leftover = bytes(conn.reader._buffer)
+        if conn.line_mode and leftover:
+            conn.reader._buffer.clear()
+            self._read_lines(conn, leftover)
+
+    def _read_lines(self, conn: Conn, data: bytes) -> None:
+        conn.line_buffer += data
+        *lines, conn.line_buffer = conn.line_buffer.split(b"\n")
+        for raw in lines:
+            _, line, source = (raw.decode("utf-8", "replace").split(" ", 2) + ["", ""])[:3]
+            self._pending.append(Request(conn, "line", conn.ns_pid, line=line, source=source))
+
+    def _on_frame(self, conn: Conn, fields: list[bytes]) -> None:
+        kind = fields[0].decode()
+        conn.ns_pid = int(fields[3])
+        if kind == "bash":
+            argv, _ = _argv_env(fields)
+            self.event("process-start", pid=conn.ns_pid, job=self.job_of(conn.host_pid),
+                       argv=argv, cwd=fields[2].decode("utf-8", "replace"))
+            conn.line_mode = True
+            conn.send(encode("ok"))
+        elif kind == "step":
+            self._pending.append(Request(conn, "step", conn.ns_pid, line=fields[5].decode(),
+                                         source=fields[6].decode("utf-8", "replace")))
+        else:
+            self._pending.append(Request(conn, "call", conn.ns_pid, fields=fields))
+
+    def _answer_call(self, request: Request) -> None:
+        fields = request.fields
+        name = fields[1].decode()
+        argv, env = _argv_env(fields)
+        cwd = fields[2].decode("utf-8", "replace")
+        host_pid = request.conn.host_pid
+        call = Call(name=name, argv=argv, cwd=cwd, env=env, pid=request.ns_pid, host_pid=host_pid,
+                    user=self.user_of(host_pid), job=self.job_of(host_pid), machine=self)
+        conn = request.conn
+
+        def reply(result, *, record: bool = False) -> None:
+            if record:
+                self.event("call-answered", pid=call.pid, job=call.job, name=name,
+                           **_describe(result))
+            _send_result(conn, result)
+
+        call.reply = lambda result: reply(result, record=True)
+        handler = shims.HANDLERS.get(name)
+        if handler is None:
+            result = Answer(127, "", f"not simulated: {name}\n")
+            self.event("not-simulated", pid=call.pid, job=call.job, name=name, argv=argv, cwd=cwd)
+        else:
+            result = handler(call)
+        self.event("call", pid=call.pid, job=call.job, name=name, argv=argv, cwd=cwd,
+                   user=call.user, step=self.steps, **_describe(result))
+        if result is not DEFERRED:
+            reply(result)
+
+    # -- init and processes ------------------------------------------------------------
+
+    def _send_init(self, command: Callable[[Boot], None]) -> None:
+        if self.boot and self.boot.alive:
+            self._acks_outstanding += 1
+            command(self.boot)
+
+    def spawn(self, argv: list[str], env: dict[str, str], *, label: str | None, session: str | None = None,
+              user: str = "root", cwd: str = "/", stdout: str = "", stderr: str = "",
+              on_exit: Callable[[int], None] | None = None) -> Spawn:
+        """Starts a new process session inside the Mac (a launchd job, or a script-job)."""
+        spawn = Spawn(self._next_spawn_id, argv, user, label or session, on_exit)
+        self._next_spawn_id += 1
+        self._spawns[spawn.spawn_id] = spawn
+        self._send_init(lambda boot: boot.spawn(spawn.spawn_id, argv, env, cwd=cwd, stdout=stdout,
+                                                stderr=stderr))
+        return spawn
+
+    def signal(self, ns_pid: int, sig: int, *, group: bool = False) -> None:
+        self._send_init(lambda boot: (boot.killpg if group else boot.kill)(ns_pid, sig))
+
+    def _read_init_events(self, *, block: bool) -> list[list[str]]:
+        if self.boot is None:
+            return []
+        if block:
+            selectors_ = selectors.DefaultSelector()
+            selectors_.register(self.boot.events_fd, selectors.EVENT_READ)
+            selectors_.select(1.0)
+            selectors_.close()
+        events = self.boot.read_events()
+        for words in events:
+            if words[0] == "spawned":
+                self._acks_outstanding = max(0, self._acks_outstanding - 1)
+                spawn = self._spawns.get(int(words[1]))
+                if spawn:
+                    spawn.ns_pid = int(words[2])
+                    self._by_ns_pid[spawn.ns_pid] = spawn
+                    self._users[spawn.ns_pid] = spawn.user
+                    self.event("process-start", pid=spawn.ns_pid, job=spawn.label, argv=spawn.argv,
+                               user=spawn.user)
+            elif words[0] == "ack":
+                self._acks_outstanding = max(0, self._acks_outstanding - 1)
+            elif words[0] == "exit":
+                self._on_exit(int(words[1]), int(words[2]))
+        return events
+
+    def _on_exit(self, ns_pid: int, raw_status: int) -> None:
+        spawn = self._by_ns_pid.pop(ns_pid, None)
+        if spawn is None:
+            return
+        status = os.waitstatus_to_exitcode(raw_status)
+        self._drain_files()
+        self.event("process-exit", pid=ns_pid, job=spawn.label,
+                   **({"signal": signal.Signals(-status).name} if status < 0 else {"status": status}))
+        if spawn.on_exit:
+            spawn.on_exit(status)
+
+    # -- who is who --------------------------------------------------------------------
+
+    def _lineage(self, host_pid: int) -> list[ProcInfo]:
+        if self.boot is None:
+            return []
+        table = self.boot.processes()
+        chain = [host_pid, *self.boot.ancestors(host_pid, table)]
+        return [table[pid] for pid in chain if pid in table]
+
+    def user_of(self, host_pid: int) -> str:
+        """The macOS user a process runs as: set by launchd's UserName or sudo, inherited."""
+        for info in self._lineage(host_pid):
+            if info.ns_pid in self._users:
+                return self._users[info.ns_pid]
+        return "root"
+
+    def set_user(self, ns_pid: int, user: str) -> None:
+        self._users[ns_pid] = user
+
+    def job_of(self, host_pid: int) -> str | None:
+        for info in self._lineage(host_pid):
+            spawn = self._by_ns_pid.get(info.ns_pid)
+            if spawn is not None:
+                return spawn.label
+        return None
+
+    # -- files -------------------------------------------------------------------------
+
+    def _drain_files(self) -> None:
+        if self._watch is None:
+            return
+        holder = self._holder
+        user = holder.user if holder else "root"
+        for path, change in self._watch.drain():
+            if change in ("created", "moved-here") and user != "root":
+                self.disk.record_created(path, user)
+            elif change in ("removed",):
+                self.disk.forget(path)
+            self.event("file", pid=holder.ns_pid if holder else None, job=holder.job if holder else None,
+                       path=path, change=change)
+        self.launchd.files_changed()
+
+    def inside_path(self, mac_path: str, cwd: str = "/") -> Path | None:
+        """The host path that `mac_path` names inside the Mac, or None if nothing is there."""
+        try:
+            host = self.disk.host_path(mac_path, cwd=cwd)
+        except OutsideDisk as outside:
+            resolved = outside.mac_path
+            for mac_dir in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec"):
+                if os.path.dirname(resolved) == mac_dir:
+                    link = self.runtime.command_dir(mac_dir) / os.path.basename(resolved)
+                    return link if os.path.lexists(link) else None
+            if resolved.startswith("/usr/"):
+                host = HOST_USR / resolved[len("/usr/"):]
+                return host if host.exists() else None
+            return None
+        return host if os.path.lexists(host) else None
+
+
+def _argv_env(fields: list[bytes]) -> tuple[list[str], dict[str, str]]:
+    argc = int(fields[5])
+    argv = [f.decode("utf-8", "surrogateescape") for f in fields[6:6 + argc]]
+    envc = int(fields[6 + argc])
+    env = {}
+    for raw in fields[7 + argc:7 + argc + envc]:
+        key, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
+        env[key] = value
+    return argv, env
+
+
+def _describe(result) -> dict:
+    if isinstance(result, Answer):
+        return {"status": result.status, "stdout": result.stdout[:2000], "stderr": result.stderr[:2000]}
+    if isinstance(result, Exec):
+        return {"exec": result.argv}
+    return {"deferred": True}
+
+
+def _send_result(conn: Conn, result) -> None:
+    if isinstance(result, Answer):
+        conn.send(encode("exit", result.status, result.stdout, result.stderr))
+    elif isinstance(result, Exec):
+        env = [f"{k}={v}" for k, v in result.env.items()]
+        conn.send(encode("exec", result.stderr, result.path, len(result.argv), *result.argv, len(env), *env))

@@ -1,0 +1,31 @@
+"""The network as the Mac sees it: down after each boot until its time, then up.
+
+Fakes: DNS (dscacheutil, scutil -w). Fault model: after every boot, name look-ups fail for
+`network_up_after_s` simulated seconds (macos-behaviour.md §13: a RunAtLoad daemon can run
+before DHCP and DNS are ready). The sandbox has no real network at all: git reaches its remote
+through the file system.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..machine import Machine
+
+
+class Network:
+    def __init__(self, machine: "Machine") -> None:
+        self.machine = machine
+        self.boot_started_s = 0.0
+
+    def booted(self) -> None:
+        self.boot_started_s = self.machine.clock.now_s
+
+    def up_at_s(self) -> float:
+        return self.boot_started_s + self.machine.config.network_up_after_s
+
+    def up(self) -> bool:
+        return self.machine.clock.now_s >= self.up_at_s()
+
+    def seconds_until_up(self) -> float | None:
+        return max(self.up_at_s() - self.machine.clock.now_s, 0.0)

@@ -1,0 +1,125 @@
+"""Changes to files on the Mac's disk, seen through Linux inotify.
+
+Every directory of the disk is watched. `drain()` returns what changed since the last call,
+coalesced per path, in a stable order: the controller calls it at each step, so each change
+is attributed to the step that made it. Changes inside a directory created within the same
+drain are folded into that directory's creation, and git's own bookkeeping under `.git/` is
+left out: a clone is one event, not thousands.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import struct
+from pathlib import Path
+
+IN_MODIFY = 0x2
+IN_ATTRIB = 0x4
+IN_CLOSE_WRITE = 0x8
+IN_MOVED_FROM = 0x40
+IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_ISDIR = 0x40000000
+IN_Q_OVERFLOW = 0x4000
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+WATCH_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_EVENT = struct.Struct("iIII")
+
+
+class DiskWatch:
+    """Watches every directory under `root`; reports macOS paths relative to it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self._dirs: dict[int, str] = {}
+        self.overflowed = False
+        self._watch_tree(root)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def _watch(self, directory: Path) -> None:
+        wd = _libc.inotify_add_watch(self.fd, os.fsencode(directory), WATCH_MASK)
+        if wd >= 0:
+            self._dirs[wd] = self._mac(directory)
+        elif ctypes.get_errno() == errno.ENOSPC:
+            self.overflowed = True
+
+    def _watch_tree(self, top: Path) -> None:
+        for directory, subdirs, _ in os.walk(top):
+            subdirs[:] = [d for d in subdirs if d != ".git"]
+            self._watch(Path(directory))
+
+    def _mac(self, host: Path) -> str:
+        relative = host.relative_to(self.root).as_posix()
+        return "/" if relative == "." else "/" + relative
+
+    def drain(self) -> list[tuple[str, str]]:
+        """(macOS path, change) pairs since the last call; change is created, written,
+        removed, moved-away, moved-here or attributes."""
+        raw = b""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+        changes: dict[str, str] = {}
+        offset = 0
+        while offset + _EVENT.size <= len(raw):
+            wd, mask, _cookie, length = _EVENT.unpack_from(raw, offset)
+            name = raw[offset + _EVENT.size: offset + _EVENT.size + length].rstrip(b"\0")
+            offset += _EVENT.size + length
+            if mask & IN_Q_OVERFLOW:
+                self.overflowed = True
+                continue
+            parent = self._dirs.get(wd)
+            if parent is None or not name:
+                continue
+            path = (parent.rstrip("/") + "/" + os.fsdecode(name))
+            if "/.git/" in path + "/":
+                continue
+            self._record(changes, path, mask)
+        return self._fold(changes)
+
+    def _record(self, changes: dict[str, str], path: str, mask: int) -> None:
+        previous = changes.get(path)
+        if mask & (IN_CREATE | IN_MOVED_TO):
+            if mask & IN_ISDIR:
+                self._watch_tree(self.root / path.lstrip("/"))
+            change = "moved-here" if mask & IN_MOVED_TO else "created"
+        elif mask & (IN_DELETE | IN_MOVED_FROM):
+            change = "moved-away" if mask & IN_MOVED_FROM else "removed"
+            if previous == "created" or (previous == "moved-here" and mask & IN_DELETE):
+                changes.pop(path)  # a temporary file that came and went within one step
+                return
+        elif mask & IN_CLOSE_WRITE:
+            change = "created" if previous == "created" else "written"
+        else:
+            change = previous or "attributes"
+        if previous == "created" and change in ("written", "attributes"):
+            change = "created"
+        changes[path] = change
+
+    @staticmethod
+    def _fold(changes: dict[str, str]) -> list[tuple[str, str]]:
+        created = {p for p, c in changes.items() if c in ("created", "moved-here")}
+        folded = []
+        for path in sorted(changes):
+            parent = path.rsplit("/", 1)[0]
+            while parent and parent not in created:
+                parent = parent.rsplit("/", 1)[0]
+            if not parent:
+                folded.append((path, changes[path]))
+        return folded
