@@ -307,6 +307,11 @@ class Disk:
                 return Group(f[0], int(f[2]), tuple(m for m in f[3].split(",") if m))
         return None
 
+    def groups(self) -> list[Group]:
+        """Every group of the disk's /etc/group, in file order."""
+        return [Group(f[0], int(f[2]), tuple(m for m in f[3].split(",") if m))
+                for f in self._read_db("/etc/group", 4, numeric=(2,))]
+
     def _read_db(self, mac_path: str, n_fields: int, numeric: tuple[int, ...]) -> list[list[str]]:
         """Lines of a passwd-style file split into fields; malformed lines skipped, as libc does."""
         try:

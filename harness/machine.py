@@ -37,7 +37,7 @@ from .trace import Trace
 from .watch import DiskWatch
 
 HARNESS_VERSION = "0.1.0"
-POLL_MIN_S = 0.0005
+POLL_MIN_S = 0.001
 POLL_MAX_S = 0.02
 
 
@@ -188,6 +188,10 @@ class Machine:
         self._watch: DiskWatch | None = None
         self._poll_s = POLL_MIN_S
         self._activity = 0
+        self._idle = False
+        # Set by what often leaves every process blocked (a deferred answer, an exit): look
+        # for quiescence at once instead of after the next poll interval.
+        self._quiet_hint = False
 
     # -- preparing a run ---------------------------------------------------------------
 
@@ -356,8 +360,11 @@ class Machine:
         return self._activity != before
 
     def _pump(self, timeout_s: float | None = None) -> None:
-        timeout = self._poll_s if timeout_s is None else timeout_s
-        for key, _ in self._selector.select(timeout):
+        if timeout_s is None:
+            timeout_s = 0 if self._quiet_hint else self._poll_s
+        ready = self._selector.select(timeout_s)
+        self._idle = not ready and timeout_s > 0
+        for key, _ in ready:
             self._activity += 1
             what = key.data
             if what == "server":
@@ -385,6 +392,9 @@ class Machine:
             if not self._drain_nowait():
                 self._grant(self._pending[0])
             return
+        if not self._pending and not (self._idle or self._quiet_hint):
+            return  # someone is at work and said nothing new: no reason to look yet
+        self._quiet_hint = False
         if not self.boot.quiescent():
             self._poll_s = min(self._poll_s * 2, POLL_MAX_S)
             return
@@ -478,6 +488,7 @@ class Machine:
 
     def _drop(self, conn: Conn) -> None:
         conn.closed = True
+        self._quiet_hint = True
         self._pending = [r for r in self._pending if r.conn is not conn]
         try:
             self._selector.unregister(conn.sock)
@@ -554,7 +565,9 @@ class Machine:
             result = handler(call)
         self.event("call", pid=call.pid, job=call.job, name=name, argv=argv, cwd=cwd,
                    user=call.user, step=self.steps, **_describe(result))
-        if result is not DEFERRED:
+        if result is DEFERRED:
+            self._quiet_hint = True
+        else:
             reply(result)
 
     # -- init and processes ------------------------------------------------------------
@@ -604,6 +617,7 @@ class Machine:
         return events
 
     def _on_exit(self, ns_pid: int, raw_status: int) -> None:
+        self._quiet_hint = True
         spawn = self._by_ns_pid.pop(ns_pid, None)
         if spawn is None:
             return

@@ -51,26 +51,56 @@ def find_bwrap() -> str:
     return str(bwrap_path())
 
 
-def read_proc(host_pid: int) -> ProcInfo | None:
-    """One process's state from the host's /proc, or None if it is gone."""
+def _read_small(path: str) -> bytes | None:
     try:
-        with open(f"/proc/{host_pid}/status", "rb") as status:
-            text = status.read().decode("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    nspids = fields.get("NSpid", "0").split()
-    return ProcInfo(
-        host_pid=host_pid,
-        ns_pid=int(nspids[-1]),
-        ppid_host=int(fields.get("PPid", "0")),
-        state=fields.get("State", "?")[:1],
-        switches=int(fields.get("voluntary_ctxt_switches", "0")) + int(fields.get("nonvoluntary_ctxt_switches", "0")),
-        name=fields.get("Name", "?"),
-    )
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+_NS_PIDS: dict[int, int] = {}
+
+
+def _ns_pid(host_pid: int) -> int:
+    """The pid the Mac sees for a host pid (fixed for the life of the process, so cached)."""
+    known = _NS_PIDS.get(host_pid)
+    if known is None:
+        status = _read_small(f"/proc/{host_pid}/status") or b""
+        line = next((ln for ln in status.split(b"\n") if ln.startswith(b"NSpid:")), b"NSpid: 0")
+        known = int(line.split()[-1])
+        _NS_PIDS[host_pid] = known
+    return known
+
+
+def read_proc(host_pid: int, *, switches: bool = False) -> ProcInfo | None:
+    """One process's state from the host's /proc, or None if it is gone. Context-switch counts
+    (a second, longer file) only when asked."""
+    stat = _read_small(f"/proc/{host_pid}/stat")
+    if not stat:
+        return None
+    # "pid (comm) state ppid …": comm may hold spaces and parentheses, so split at the last ')'.
+    head, _, tail = stat.rpartition(b")")
+    fields = tail.split()
+    count = 0
+    if switches:
+        status = _read_small(f"/proc/{host_pid}/status") or b""
+        for line in status.split(b"\n"):
+            if b"ctxt_switches:" in line:
+                count += int(line.split()[-1])
+    return ProcInfo(host_pid=host_pid, ns_pid=_ns_pid(host_pid), ppid_host=int(fields[1]),
+                    state=fields[0].decode(), switches=count,
+                    name=head.partition(b"(")[2].decode("utf-8", "replace"))
+
+
+def _children(host_pid: int) -> list[int]:
+    data = _read_small(f"/proc/{host_pid}/task/{host_pid}/children")
+    return [int(pid) for pid in data.split()] if data else []
 
 
 def _read_info(fd: int) -> dict:
@@ -85,18 +115,12 @@ def _read_info(fd: int) -> dict:
     return json.loads(data)
 
 
-def _children(host_pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{host_pid}/task/{host_pid}/children", "rb") as children:
-            return [int(pid) for pid in children.read().split()]
-    except OSError:
-        return []
-
 
 class Boot:
     """The sandbox of one boot: its pid namespace, its init and the channel to it."""
 
     def __init__(self, bwrap: str, disk_root: Path, runtime: Runtime) -> None:
+        _NS_PIDS.clear()  # host pids of an earlier boot may come back as other processes
         init_cmd_r, self._cmd_w = os.pipe()
         self._events_r, init_events_w = os.pipe()
         info_r, info_w = os.pipe()
@@ -190,13 +214,13 @@ class Boot:
 
     # -- the process table, read from the host's /proc --
 
-    def processes(self) -> dict[int, ProcInfo]:
+    def processes(self, *, switches: bool = False) -> dict[int, ProcInfo]:
         """Every live process of the boot except bwrap's pid 1, by host pid."""
         table: dict[int, ProcInfo] = {}
         frontier = _children(self.pid1_host)
         while frontier:
             pid = frontier.pop()
-            info = read_proc(pid)
+            info = read_proc(pid, switches=switches)
             if info is not None:
                 table[pid] = info
                 frontier.extend(_children(pid))
@@ -211,11 +235,11 @@ class Boot:
 
     def quiescent(self, settle_s: float = QUIESCENCE_SETTLE_S) -> bool:
         """True when every process is blocked and none ran across a short settle interval."""
-        first = self.processes()
+        first = self.processes(switches=True)
         if not _all_blocked(first):
             return False
         time.sleep(settle_s)
-        second = self.processes()
+        second = self.processes(switches=True)
         if not _all_blocked(second) or first.keys() != second.keys():
             return False
         return all(first[pid].switches == second[pid].switches for pid in first)

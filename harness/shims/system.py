@@ -127,13 +127,10 @@ def id_(call: Call):
 
 
 def _groups_of(disk, account):
-    primary = disk.group(account.gid)
-    seen = [primary] if primary else []
-    for gid in range(0, 1000):
-        group = disk.group(gid)
-        if group and account.name in group.members and group not in seen:
-            seen.append(group)
-    return seen
+    """The primary group first, then every group that lists the account as a member."""
+    everything = disk.groups()
+    primary = [g for g in everything if g.gid == account.gid][:1]
+    return primary + [g for g in everything if account.name in g.members and g not in primary]
 
 
 @handles("scutil")
