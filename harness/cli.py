@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-steps", type=int, default=Limits.steps, metavar="N")
     run.add_argument("--max-simulated-s", type=float, default=Limits.simulated_s, metavar="S")
     run.add_argument("--max-real-s", type=float, default=Limits.real_s, metavar="S")
+    run.add_argument("--output-lines", type=int, default=20, metavar="N",
+                     help="show the last N lines the script-job printed (default 20)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict line")
     return parser
 
@@ -105,6 +107,11 @@ def run_command(args: argparse.Namespace) -> int:
         from .report import timeline
         print(f"macsim {HARNESS_VERSION}: {script} (sha256 {digest[:12]}), seed {args.seed}")
         print(timeline(result.trace.events))
+        output = machine.output().rstrip("\n").splitlines()
+        if output:
+            shown = output[-args.output_lines:]
+            print(f"output of the MDM script-job ({len(shown)} of {len(output)} lines):")
+            print("\n".join(f"  | {line}" for line in shown))
     print(f"verdict: {result.verdict.value} — {result.detail} ({result.boots} boots, {result.steps} steps, "
           f"{result.simulated_s:g} s simulated, {wall_s:.2f} s real)")
     print(f"trace: {trace_path}")
@@ -119,6 +126,8 @@ def run_command(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     if not keep:
         shutil.rmtree(workdir / "disk", ignore_errors=True)
+        (workdir / "ownership.json").unlink(missing_ok=True)
+        (workdir / "mdm-script-job.out").unlink(missing_ok=True)
         if trace_path.parent != workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     if result.verdict in (Verdict.QUIET, Verdict.HALTED):

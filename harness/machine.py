@@ -31,7 +31,7 @@ from .launchd import Launchd
 from .models.network import Network
 from .prng import Prng
 from .processes import Boot, ProcInfo, find_bwrap
-from .sandbox import HOST_USR, Runtime
+from .sandbox import HOST_USR, INSIDE, Runtime
 from .shims import DEFERRED, Answer, Call, Exec
 from .trace import Trace
 from .watch import DiskWatch
@@ -216,8 +216,11 @@ class Machine:
                 host = machine.disk.host_path(folder)
                 shutil.rmtree(host, ignore_errors=True)
 
+            # mdmclient keeps a script-job's output for the MDM console; here it lands beside
+            # the machine, outside the Mac's disk, where the timeline can show it.
+            output = f"{INSIDE}/run/mdm-script-job.out"
             machine.spawn(["/bin/bash", path, *args], env, label=None, session="mdm-script-job",
-                          on_exit=cleanup)
+                          stdout=output, stderr=output, on_exit=cleanup)
         self.at_boot(start)
 
     def power_loss_at_step(self, step: int) -> None:
@@ -250,9 +253,21 @@ class Machine:
             self._end_boot()
             self._close_server()
             self.trace.close()
+            self._keep_outputs()
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
         return RunResult(self.verdict, self.boot_count, self.steps, self.clock.now_s, self.trace,
                          self.verdict_detail)
+
+    def _keep_outputs(self) -> None:
+        """Session outputs (the MDM script-job's) move from the runtime to the machine's folder."""
+        for output in sorted((self._runtime_dir / "run").glob("*.out")):
+            with output.open("rb") as source, (self.directory / output.name).open("ab") as target:
+                shutil.copyfileobj(source, target)
+
+    def output(self, session: str = "mdm-script-job") -> str:
+        """What a session (the MDM script-job) printed, across all boots of this machine."""
+        path = self.directory / f"{session}.out"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def _finish(self, verdict: Verdict, detail: str = "") -> None:
         if self.verdict is None:

@@ -77,7 +77,8 @@ def describe(event: Event) -> str | None:
 
 
 def timeline(events: Iterable[Event]) -> str:
-    lines = []
+    lines: list[str] = []
+    repeats = 0
     for event in events:
         if event.kind == "boot":
             lines.append(f"boot {event.boot}  at {event.t_s:g} s"
@@ -86,5 +87,11 @@ def timeline(events: Iterable[Event]) -> str:
         text = describe(event)
         if text is None:
             continue
-        lines.append(f"  {event.t_s:>9.1f}s  {_who(event):<32.32} {text}")
+        line = f"  {event.t_s:>9.1f}s  {_who(event):<32.32} {text}"
+        if lines and lines[-1].split("  (x")[0] == line:
+            repeats += 1  # a log written line by line is one entry, with a count
+            lines[-1] = f"{line}  (x{repeats + 1})"
+            continue
+        repeats = 0
+        lines.append(line)
     return "\n".join(lines)
