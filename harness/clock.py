@@ -71,7 +71,8 @@ class Clock:
         if timer is None:
             return None
         heapq.heappop(self._heap)
-        self.now_s = timer.at_s
+        # A timer passed over by skip() (the Mac was off or booting) fires late, never back in time.
+        self.now_s = max(self.now_s, timer.at_s)
         timer.action()
         return timer
 

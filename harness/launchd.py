@@ -39,6 +39,7 @@ class Job:
     removing: bool = False  # booted out while running: forget it once it exits
     stopping: bool = False
     restart_after_stop: bool = False  # kickstart -k
+    loaded_disabled: bool = False  # loaded while its label was disabled
     spawn: object | None = field(default=None, repr=False)
     spawn_timer: object | None = field(default=None, repr=False)
     kill_timer: object | None = field(default=None, repr=False)
@@ -126,9 +127,9 @@ class Launchd:
             self._consider(self.jobs[label], reason="boot")
 
     def _add(self, spec: JobSpec, *, why: str) -> Job:
-        job = Job(spec)
-        self.jobs[spec.label] = job
         disabled = self.is_disabled(spec)
+        job = Job(spec, loaded_disabled=disabled)
+        self.jobs[spec.label] = job
         self.machine.event("job-loaded", job=spec.label, path=spec.path, how=why, disabled=disabled,
                            **({"ignored_keys": list(spec.ignored_keys)} if spec.ignored_keys else {}))
         if spec.start_interval_s:
@@ -139,10 +140,18 @@ class Launchd:
 
     def load(self, spec: JobSpec, *, why: str) -> int:
         """Adds a job to the running domain; 0, or the launchctl error number."""
-        if spec.label in self.jobs:
-            return EIO
+        existing = self.jobs.get(spec.label)
         if self.is_disabled(spec):
             return EDISABLED
+        if existing is not None:
+            # launchd keeps disabled services loaded but never starts them (§1.5): once enabled
+            # (`load -w`), loading one again starts it as a fresh load would.
+            if existing.loaded_disabled and existing.runs == 0 and not existing.running:
+                existing.loaded_disabled = False
+                self.machine.event("job-loaded", job=spec.label, path=spec.path, how=why, disabled=False)
+                self._consider(existing, reason="load")
+                return 0
+            return EIO
         job = self._add(spec, why=why)
         self._consider(job, reason="load")
         return 0

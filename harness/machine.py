@@ -39,6 +39,7 @@ from .watch import DiskWatch
 HARNESS_VERSION = "0.1.0"
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.02
+BLOCKED_CONFIRMATIONS = 5
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,10 @@ class Machine:
         self.boot: Boot | None = None
         self.verdict: Verdict | None = None
         self.verdict_detail = ""
-        self._runtime_dir = Path(tempfile.mkdtemp(prefix="macsim-"))
-        self.runtime = Runtime.build(self._runtime_dir, native_program())
+        self._runtime_dir: Path | None = None
+        self.runtime: Runtime | None = None
         self._bwrap = find_bwrap()
+        self._native = native_program()
         self._selector = selectors.DefaultSelector()
         self._server: socket.socket | None = None
         self._conns: dict[int, Conn] = {}
@@ -240,7 +242,13 @@ class Machine:
     # -- running -----------------------------------------------------------------------
 
     def run(self) -> RunResult:
-        """Boots the Mac and follows it until it is quiet, halted, or a limit is reached."""
+        """Boots the Mac and follows it until it is quiet, halted, or a limit is reached.
+        A Machine runs once; its disk can be handed to a new Machine to run again."""
+        if self._runtime_dir is not None:
+            raise RuntimeError("this Machine has already run; make a new Machine on the same directory")
+        # The socket path must stay short (108 bytes), so the runtime lives in /tmp.
+        self._runtime_dir = Path(tempfile.mkdtemp(prefix="macsim-"))
+        self.runtime = Runtime.build(self._runtime_dir, self._native)
         self._deadline = time.monotonic() + self.limits.real_s
         self._open_server()
         try:
@@ -435,9 +443,17 @@ class Machine:
             self._finish_shutdown()
         elif not live:
             self._finish(Verdict.QUIET, "no process running, nothing scheduled")
-        else:
-            names = ", ".join(sorted(f"{p.ns_pid}:{p.name}" for p in live))
+        elif self._confirm_blocked():
+            names = ", ".join(f"{p.ns_pid}:{p.name} ({_waiting_in(p.host_pid)})"
+                              for p in sorted(live, key=lambda p: p.ns_pid))
             self._finish(Verdict.BLOCKED, f"every process waits for something that never comes: {names}")
+
+    def _confirm_blocked(self) -> bool:
+        """A run must not end on a glimpse: look again, over about a tenth of a real second."""
+        for _ in range(BLOCKED_CONFIRMATIONS):
+            if self._drain_nowait() or self._pending or not self.boot.quiescent(settle_s=0.02):
+                return False
+        return True
 
     def _only_one_can_run(self, request: Request) -> bool:
         """True when every other process of the boot is a blocked ancestor of the requester."""
@@ -580,6 +596,9 @@ class Machine:
             result = handler(call)
         self.event("call", pid=call.pid, job=call.job, name=name, argv=argv, cwd=cwd,
                    user=call.user, step=self.steps, **_describe(result))
+        if isinstance(result, Exec):
+            # What the exec'd command writes belongs to the user it now runs as (sudo -u).
+            request.user = self.user_of(host_pid)
         if result is DEFERRED:
             self._quiet_hint = True
         else:
@@ -700,6 +719,15 @@ class Machine:
                 return host if host.exists() else None
             return None
         return host if os.path.lexists(host) else None
+
+
+def _waiting_in(host_pid: int) -> str:
+    """Where a blocked process waits, in the kernel's words (for the `blocked` verdict)."""
+    try:
+        with open(f"/proc/{host_pid}/wchan") as wchan:
+            return wchan.read().strip() or "?"
+    except OSError:
+        return "gone"
 
 
 def _argv_env(fields: list[bytes]) -> tuple[list[str], dict[str, str]]:

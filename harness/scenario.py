@@ -1,0 +1,991 @@
+"""Scenario files (`scenarios/*.toml`): their schema as frozen dataclasses, and a strict loader.
+
+A scenario describes one host, how the bootstrap starts on it, what puppet and the world around
+it do, and what must hold at the end. The script under test is not part of it: a run depends on
+(scenario, script bytes, seed, harness version). docs/scenarios.md documents every key; its
+examples are loaded by the tests.
+
+Loading is strict because a scenario that means something other than what its author thinks is
+worse than none: the first problem found (an unknown key, a wrong type, a value out of range, a
+missing file) is raised as one `ScenarioError` naming the file, the key path, what was expected,
+what was found and how to fix it. Tables are checked in the order of docs/scenarios.md, each
+table's unknown keys before its values.
+"""
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import math
+import plistlib
+import posixpath
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar
+
+# The disk's own rule for which macOS paths are the host's read-only trees, so that the two
+# cannot drift apart.
+from .disk import DEFAULT_ACCOUNTS, DEFAULT_GROUPS, Account, _in_host_tree
+from .machine import Limits, MachineConfig, Verdict
+
+#: Exit code of the command line for a scenario that does not load (same as other bad input).
+EXIT_BAD_INPUT = 2
+
+#: Darwin major version of each macOS major version macsim knows (for `uname -r`).
+DARWIN_MAJOR = {11: 20, 12: 21, 13: 22, 14: 23, 15: 24, 26: 25}
+#: Invariants a scenario may switch off or expect to fail. Kept in step with the checks in
+#: harness/invariants.py, which owns what each one means.
+KNOWN_INVARIANTS = ("no-reboot-loop", "never-stranded", "no-concurrent-runs",
+                    "semaphore-after-success", "launchd-plists-valid", "everything-simulated")
+#: Paths macOS empties at every boot, the first one included (disk.EMPTIED_AT_BOOT, by alias).
+_WIPED_AT_BOOT = ("/tmp", "/private/tmp", "/var/run", "/private/var/run")
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run as written: the first problem found in it."""
+
+    def __init__(self, file: Path, key_path: str, expected: str, found: str, fix: str, *,
+                 line: int | None = None) -> None:
+        self.file, self.key_path, self.line = Path(file), key_path, line
+        self.expected, self.found, self.fix = expected, found, fix
+        super().__init__(str(self))
+
+    def __reduce__(self):  # so that it crosses process boundaries (pytest-xdist) intact
+        return (ScenarioError, (self.file, self.key_path, self.expected, self.found, self.fix),
+                {"line": self.line})
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        key = f" {self.key_path}:" if self.key_path else ""
+        return f"{where}:{key} expected {self.expected}, found {self.found}. Fix: {self.fix}"
+
+
+def format_error(error: ScenarioError) -> str:
+    """The error as the command line prints it: a headline, then one line per part."""
+    where = f"{error.file}:{error.line}" if error.line else str(error.file)
+    lines = [f"macsim: bad scenario {where}"]
+    if error.key_path:
+        lines.append(f"  key:      {error.key_path}")
+    lines += [f"  expected: {error.expected}", f"  found:    {error.found}", f"  fix:      {error.fix}"]
+    return "\n".join(lines)
+
+
+class StartHow(str, Enum):
+    MDM_SCRIPT_JOB = "mdm-script-job"  # run once as root from a temporary path, no TTY
+    SSH = "ssh"  # an operator's session (ssh or Bolt): a user-session context
+    DAEMON = "daemon"  # already installed as the bootstrap LaunchDaemon before boot 1
+    NONE = "none"  # nothing starts it (the host's own mechanisms only)
+
+
+class RoleModel(str, Enum):
+    """The regular mechanism that the role's puppet manifests install (ronin-context.md)."""
+
+    M4 = "m4"  # org.mozilla.worker-runner, written but not loaded
+    ATBOOT = "atboot"  # com.mozilla.atboot_puppet
+    PERIODIC = "periodic"  # com.mozilla.periodic
+    NONE = "none"
+
+
+class Tcc(str, Enum):
+    AUTO = "auto"  # the TCC model decides from the disk and the process's context
+    OK = "ok"
+    MISSING = "missing"  # prints `unable to open database ".../TCC.db` (file absent)
+    DENIED = "denied"  # prints the `authorization denied` line
+
+
+class EventKind(str, Enum):
+    REBOOT = "reboot"
+    HALT = "halt"
+    POWER_LOSS = "power-loss"
+    MACOS_UPDATE = "macos-update"
+    DELIVER_FILE = "deliver-file"
+    DELIVER_PROFILE = "deliver-profile"
+    PUSH_COMMIT = "push-commit"
+
+
+class FactKind(str, Enum):
+    BOOTSTRAP_DAEMON_INSTALLED = "bootstrap-daemon-installed"
+    BOOTSTRAP_DAEMON_NEVER_INSTALLED = "bootstrap-daemon-never-installed"
+    BOOTSTRAP_DAEMON_REMOVED = "bootstrap-daemon-removed"
+    PUPPET_APPLIED = "puppet-applied"
+    PUPPET_ENV = "puppet-env"
+    PUPPET_FACT = "puppet-fact"
+    SEMAPHORE_WRITTEN = "semaphore-written"
+    SEMAPHORE_NEVER_WRITTEN = "semaphore-never-written"
+    REBOOTED = "rebooted"
+    MAIL_SENT = "mail-sent"
+    SCRIPT_EXITED = "script-exited"
+    CHECKOUT_CURRENT = "checkout-current"
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file put on the Mac's disk: at the start (`[[host.files]]`) or by a deliver-file event."""
+
+    path: str
+    content: bytes = b""
+    owner: str = "root"
+    group: str = "wheel"
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Host:
+    macos_version: str = MachineConfig.macos_version
+    build_version: str = MachineConfig.build_version
+    kernel_release: str = MachineConfig.kernel_release
+    model: str = MachineConfig.model
+    arch: str = MachineConfig.arch
+    hostname: str = MachineConfig.hostname
+    role: str | None = None  # the line of /etc/puppet_role; None: no such file
+    autologin: bool = True  # cltbld auto-logs in (its TCC.db appears after that login)
+    sip: bool = True
+    vault: bool = True  # /var/root/vault.yaml present
+    puppet_installed: bool = True  # /opt/puppetlabs/bin/puppet and facter present
+    files: tuple[FileSpec, ...] = ()
+    accounts: tuple[Account, ...] = ()  # beyond disk.DEFAULT_ACCOUNTS
+
+
+@dataclass(frozen=True)
+class Start:
+    how: StartHow = StartHow.MDM_SCRIPT_JOB
+    at_s: float = 0.0  # simulated seconds since the first power-on
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    up_after_s: float = 0.0  # after each boot
+
+
+@dataclass(frozen=True)
+class PuppetApply:
+    exit_code: int = 0
+    duration_s: float = 60.0
+    output: tuple[str, ...] = ()
+    tcc: Tcc = Tcc.AUTO
+
+
+@dataclass(frozen=True)
+class PuppetPlan:
+    role_model: RoleModel = RoleModel.M4
+    #: One per apply, in order; the last one repeats for every later apply.
+    applies: tuple[PuppetApply, ...] = (PuppetApply(exit_code=2), PuppetApply(exit_code=0))
+
+
+@dataclass(frozen=True)
+class Reboot:
+    at_s: float
+    kind: ClassVar[EventKind] = EventKind.REBOOT
+
+
+@dataclass(frozen=True)
+class Halt:
+    at_s: float
+    kind: ClassVar[EventKind] = EventKind.HALT
+
+
+@dataclass(frozen=True)
+class PowerLoss:
+    at_s: float
+    restored: bool = True  # False: the Mac stays off (verdict powered-off)
+    kind: ClassVar[EventKind] = EventKind.POWER_LOSS
+
+
+@dataclass(frozen=True)
+class MacosUpdate:
+    at_s: float
+    to_version: str
+    to_build: str
+    to_kernel_release: str
+    reboots: int = 1
+    kind: ClassVar[EventKind] = EventKind.MACOS_UPDATE
+
+
+@dataclass(frozen=True)
+class DeliverFile:
+    at_s: float
+    file: FileSpec
+    kind: ClassVar[EventKind] = EventKind.DELIVER_FILE
+
+
+@dataclass(frozen=True)
+class DeliverProfile:
+    at_s: float
+    identifier: str
+    payload: bytes  # the payload table as XML plist bytes
+    kind: ClassVar[EventKind] = EventKind.DELIVER_PROFILE
+
+
+@dataclass(frozen=True)
+class PushCommit:
+    at_s: float
+    message: str
+    branch: str = "master"
+    kind: ClassVar[EventKind] = EventKind.PUSH_COMMIT
+
+
+ScenarioEvent = Reboot | Halt | PowerLoss | MacosUpdate | DeliverFile | DeliverProfile | PushCommit
+_EVENT_CLASSES = {cls.kind: cls for cls in ScenarioEvent.__args__}
+
+
+@dataclass(frozen=True)
+class ExpectFile:
+    path: str
+    present: bool = True
+    content: str | None = None
+    contains: str | None = None
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class ExpectLoaded:
+    label: str
+    loaded: bool = True
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact about the trace; which fields a kind takes is in docs/scenarios.md."""
+
+    kind: FactKind
+    at_boot: int | None = None
+    count: int | None = None
+    at_least: int | None = None
+    at_most: int | None = None
+    status: int | None = None
+    name: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Expect:
+    verdict: Verdict | None = None
+    boots: int | None = None
+    boots_at_most: int | None = None
+    files: tuple[ExpectFile, ...] = ()
+    loaded: tuple[ExpectLoaded, ...] = ()
+    facts: tuple[Fact, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invariants:
+    off: tuple[tuple[str, str], ...] = ()  # (invariant, reason), in file order
+    expect_violation: tuple[str, ...] = ()
+
+    def reason_off(self, name: str) -> str | None:
+        """Why the scenario switched invariant `name` off, or None if it is on."""
+        return dict(self.off).get(name)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    name: str
+    summary: str
+    reproduces: str | None = None
+    seed: int = 0
+    host: Host = Host()
+    start: Start = Start()
+    network: NetworkPlan = NetworkPlan()
+    puppet: PuppetPlan = PuppetPlan()
+    events: tuple[ScenarioEvent, ...] = ()
+    limits: Limits = Limits()
+    expect: Expect = Expect()
+    invariants: Invariants = Invariants()
+
+    def machine_config(self) -> MachineConfig:
+        """The Mac this scenario starts with (its MachineConfig)."""
+        host = self.host
+        return MachineConfig(macos_version=host.macos_version, build_version=host.build_version,
+                             kernel_release=host.kernel_release, model=host.model, arch=host.arch,
+                             hostname=host.hostname, network_up_after_s=self.network.up_after_s)
+
+
+def darwin_release(macos_version: str) -> str | None:
+    """`uname -r` of a macOS version ("15.3.1" -> "24.3.0"), or None for an unknown major.
+
+    Darwin's minor follows macOS's up to 6: the x.7 releases of macOS 12-15 kept Darwin x.6.
+    """
+    major, minor = (int(part) for part in macos_version.split(".")[:2])
+    return f"{DARWIN_MAJOR[major]}.{min(minor, 6)}.0" if major in DARWIN_MAJOR else None
+
+
+# -- the keys of each table, by schema name --------------------------------------------------
+
+_FILE_KEYS = ("path", "content", "content_file", "owner", "group", "mode")
+_EVENT_KEYS: dict[EventKind, tuple[str, ...]] = {
+    EventKind.REBOOT: (), EventKind.HALT: (), EventKind.POWER_LOSS: ("restored",),
+    EventKind.MACOS_UPDATE: ("to_version", "to_build", "to_kernel_release", "reboots"),
+    EventKind.DELIVER_FILE: _FILE_KEYS, EventKind.DELIVER_PROFILE: ("identifier", "payload"),
+    EventKind.PUSH_COMMIT: ("message", "branch")}
+_COUNTS = ("count", "at_least", "at_most")
+_FACT_KEYS: dict[FactKind, tuple[str, ...]] = {
+    FactKind.BOOTSTRAP_DAEMON_INSTALLED: ("at_boot",),
+    FactKind.BOOTSTRAP_DAEMON_NEVER_INSTALLED: (), FactKind.BOOTSTRAP_DAEMON_REMOVED: ("at_boot",),
+    FactKind.PUPPET_APPLIED: (*_COUNTS, "at_boot"), FactKind.PUPPET_ENV: ("name", "value"),
+    FactKind.PUPPET_FACT: ("name", "value"), FactKind.SEMAPHORE_WRITTEN: ("at_boot",),
+    FactKind.SEMAPHORE_NEVER_WRITTEN: (), FactKind.REBOOTED: _COUNTS, FactKind.MAIL_SENT: _COUNTS,
+    FactKind.SCRIPT_EXITED: ("status",), FactKind.CHECKOUT_CURRENT: ()}
+_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("scenario", "host", "start", "network", "puppet", "events", "limits", "expect",
+         "invariants"),
+    "scenario": ("name", "summary", "reproduces", "seed"),
+    "host": ("macos_version", "build_version", "kernel_release", "model", "arch", "hostname",
+             "role", "autologin", "sip", "vault", "puppet_installed", "files", "accounts"),
+    "host.files": _FILE_KEYS,
+    "host.accounts": ("name", "uid", "gid", "home", "shell", "gecos"),
+    "start": ("how", "at_s", "args"),
+    "network": ("up_after_s",),
+    "puppet": ("role_model", "applies"),
+    "puppet.applies": ("exit_code", "duration_s", "output", "tcc"),
+    "events": ("at_s", "what", *dict.fromkeys(k for keys in _EVENT_KEYS.values() for k in keys)),
+    "limits": ("boots", "simulated_s", "steps", "real_s"),
+    "expect": ("verdict", "boots", "boots_at_most", "files", "loaded", "facts"),
+    "expect.files": ("path", "present", "content", "contains", "mode", "owner", "group"),
+    "expect.loaded": ("label", "loaded"),
+    "expect.facts": ("fact", *dict.fromkeys(k for keys in _FACT_KEYS.values() for k in keys)),
+    "invariants": ("off", "expect_violation"),
+}
+_ARRAYS_OF_TABLES = ("host.files", "host.accounts", "puppet.applies", "events", "expect.files",
+                     "expect.loaded", "expect.facts")
+
+
+# -- describing what was found ---------------------------------------------------------------
+
+def _render(value: Any, limit: int = 60) -> str:
+    """`value` written as TOML would write it, cut to about `limit` characters."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_render(item, limit) for item in value) + "]"
+    elif isinstance(value, dict):
+        text = "{ " + ", ".join(f"{_key(k)} = {_render(v, limit)}" for k, v in value.items()) + " }"
+    elif isinstance(value, (datetime.date, datetime.time)):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _toml_type(value: Any) -> str:
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a float"),
+                       (str, "a string"), (list, "an array"), (dict, "a table"),
+                       (datetime.datetime, "a date-time"), (datetime.date, "a date"),
+                       (datetime.time, "a time")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _describe(value: Any) -> str:
+    return "a table" if isinstance(value, dict) else f"{_render(value)} ({_toml_type(value)})"
+
+
+def _key(name: str) -> str:
+    """A key as it appears in a key path: bare when TOML allows it, else quoted."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{_key(key)}" if path else _key(key)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML's true is not 1
+
+
+# -- checks: what a value must be, and what it becomes ---------------------------------------
+
+class _Bad(Exception):
+    """Raised by a check; anything left None is filled in from the check and the value."""
+
+    def __init__(self, *, expected: str | None = None, found: str | None = None,
+                 fix: str | None = None, index: int | None = None) -> None:
+        super().__init__(expected)
+        self.expected, self.found, self.fix, self.index = expected, found, fix, index
+
+
+@dataclass(frozen=True)
+class _Check:
+    expected: str
+    example: str  # a TOML value, shown in the fix
+    convert: Callable[[Any], Any]  # returns what to keep, or raises _Bad
+
+
+def _integer(low: int | None = None, high: int | None = None, example: str = "1") -> _Check:
+    expected = ("an integer" if low is None else f"an integer >= {low}" if high is None
+                else f"an integer from {low} to {high}")
+
+    def convert(value: Any) -> int:
+        if not _is_int(value) or (low is not None and value < low) or (high is not None and value > high):
+            raise _Bad()
+        return value
+    return _Check(expected, example, convert)
+
+
+def _seconds(*, positive: bool = False, example: str = "600") -> _Check:
+    expected = f"a number of seconds {'> 0' if positive else '>= 0'}"
+
+    def convert(value: Any) -> float:
+        if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+                or value < 0 or (positive and value == 0)):
+            raise _Bad()
+        return float(value)
+    return _Check(expected, example, convert)
+
+
+def _boolean(example: str = "true") -> _Check:
+    def convert(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise _Bad()
+        return value
+    return _Check("a boolean (true or false, without quotes)", example, convert)
+
+
+def _text(expected: str = "a non-empty one-line string", example: str = '"text"',
+          pattern: str | None = None, *, empty: bool = False, multiline: bool = False) -> _Check:
+    def convert(value: Any) -> str:
+        if (not isinstance(value, str) or (not value and not empty)
+                or (not multiline and "\n" in value) or (pattern and not re.fullmatch(pattern, value))):
+            raise _Bad()
+        return value
+    return _Check(expected, example, convert)
+
+
+def _choice(values: Iterable[Any], example: str) -> _Check:
+    allowed = list(values)
+    plain = [v.value if isinstance(v, Enum) else v for v in allowed]
+    expected = "one of " + ", ".join(_render(v) for v in plain)
+
+    def convert(value: Any) -> Any:
+        if type(value) in (str, int) and value in plain:
+            return allowed[plain.index(value)]
+        near = difflib.get_close_matches(value, [str(v) for v in plain], n=1) if isinstance(value, str) else []
+        raise _Bad(fix=f"did you mean {_render(near[0])}?" if near else None)
+    return _Check(expected, example, convert)
+
+
+def _strings(item: _Check, expected: str, example: str) -> _Check:
+    def convert(value: Any) -> tuple:
+        if not isinstance(value, list):
+            raise _Bad()
+        for index, entry in enumerate(value):
+            try:
+                item.convert(entry)
+            except _Bad as bad:
+                raise _Bad(expected=item.expected, found=_describe(entry), fix=bad.fix,
+                           index=index) from None
+        return tuple(value)
+    return _Check(expected, example, convert)
+
+
+def _mac_path(*, on_disk: bool = True, example: str = '"/etc/puppet_role"') -> _Check:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or not value.startswith("/"):
+            fix = f'start it with "/", e.g. "/{value}"' if isinstance(value, str) and value else None
+            raise _Bad(fix=fix)
+        normal = posixpath.normpath(value)
+        if normal != value or value.startswith("//"):
+            raise _Bad(expected="a normalized absolute macOS path (no //, /./, /../ or trailing /)",
+                       fix=f"write it as {_render('/' + normal.lstrip('/'))}")
+        if on_disk and _in_host_tree(value.strip("/").split("/")):
+            raise _Bad(expected="a path on the Mac's disk (not /bin, /sbin, /dev, /proc, /lib* or "
+                                "/usr except /usr/local: the sandbox takes those from the host)",
+                       fix="use a path under /usr/local, /opt, /Library, /Users or /private")
+        return value
+    return _Check("an absolute macOS path (starting with /)", example, convert)
+
+
+def _mode() -> _Check:
+    def convert(value: Any) -> int:
+        if not isinstance(value, str) or not re.fullmatch(r"[0-7]{3,4}", value):
+            fix = ('quote it: TOML reads 644 as a decimal number and 0o644 as 420, so write '
+                   'mode = "0644"') if _is_int(value) else None
+            raise _Bad(fix=fix)
+        return int(value, 8)
+    return _Check('a string of 3 or 4 octal digits, like "0644"', '"0644"', convert)
+
+
+_VERSION = _text('a macOS version "MAJOR.MINOR" or "MAJOR.MINOR.PATCH"', '"15.3.1"', r"\d+\.\d+(\.\d+)?")
+_BUILD = _text('a macOS build version like "24D70"', '"24D70"', r"\d{2}[A-Z]\d{1,4}[a-z]?")
+_KERNEL = _text('a Darwin release "MAJOR.MINOR.PATCH"', '"24.3.0"', r"\d+\.\d+\.\d+")
+_ONE_LINE = _text()
+_LABEL = _text("a launchd label (non-empty, no whitespace)", '"com.mozilla.ronin-puppet-bootstrap"', r"\S+")
+
+
+# -- reading tables --------------------------------------------------------------------------
+
+_REQUIRED = object()
+
+
+class _Table:
+    """One TOML table being read: its key path, and the loader that reports errors."""
+
+    def __init__(self, loader: "_Loader", data: dict, path: str) -> None:
+        self.loader, self.data, self.path = loader, data, path
+
+    def at(self, key: str) -> str:
+        return _join(self.path, key)
+
+    def allow(self, known: Iterable[str], where: str, schema: str) -> "_Table":
+        """Rejects the first key not in `known`; `where` names the table in the message."""
+        known = list(known)
+        for key in self.data:
+            if key not in known:
+                raise self.loader.unknown_key(self.at(key), key, known, where, schema)
+        return self
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, check: _Check, default: Any = _REQUIRED) -> Any:
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise self.fail(key, check.expected, "nothing (the key is missing)",
+                                f"add it, e.g. {_key(key)} = {check.example}")
+            return default
+        value = self.data[key]
+        try:
+            return check.convert(value)
+        except _Bad as bad:
+            path = self.at(key) + (f"[{bad.index}]" if bad.index is not None else "")
+            raise self.loader.error(path, bad.expected or check.expected, bad.found or _describe(value),
+                                    bad.fix or f"write it like: {_key(key)} = {check.example}") from None
+
+    def fail(self, key: str, expected: str, found: str, fix: str) -> ScenarioError:
+        return self.loader.error(self.at(key), expected, found, fix)
+
+    def table(self, key: str, schema: str) -> "_Table":
+        """The sub-table `key` (empty when absent), its unknown keys already rejected."""
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"a table [{schema}]", _describe(value),
+                            f"write [{schema}] on a line of its own, then its keys one per line")
+        return _Table(self.loader, value, self.at(key)).allow(_KEYS[schema], f"[{schema}]", schema)
+
+    def tables(self, key: str, schema: str, *, check_keys: bool = True) -> list["_Table"]:
+        """The entries of the array of tables `key` (none when absent)."""
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail(key, f"an array of tables [[{schema}]]", _describe(value),
+                            f"write [[{schema}]] (double brackets) before the keys of each entry")
+        entries = [_Table(self.loader, item, f"{self.at(key)}[{index}]") for index, item in enumerate(value)]
+        if check_keys:
+            for entry in entries:
+                entry.allow(_KEYS[schema], f"[[{schema}]]", schema)
+        return entries
+
+
+class _Loader:
+    """Reads one scenario file into a Scenario, raising its first problem."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.users = [account.name for account in DEFAULT_ACCOUNTS]
+        self.uids = [account.uid for account in DEFAULT_ACCOUNTS]
+        self.groups = [group.name for group in DEFAULT_GROUPS]
+        self.limits = Limits()
+
+    def error(self, key_path: str, expected: str, found: str, fix: str, *,
+              line: int | None = None) -> ScenarioError:
+        return ScenarioError(self.path, key_path, expected, found, fix, line=line)
+
+    def unknown_key(self, key_path: str, key: str, known: list[str], where: str,
+                    schema: str) -> ScenarioError:
+        near = difflib.get_close_matches(key, known, n=1)
+        homes = [name for name, keys in _KEYS.items() if key in keys and name not in ("", schema)]
+        kinds = [kind.value for kind, keys in {**_EVENT_KEYS, **_FACT_KEYS}.items() if key in keys]
+        if near:
+            fix = f"did you mean {_render(near[0])}?"
+        elif schema in ("events", "expect.facts") and kinds:
+            owners = " and ".join(map(_render, kinds)) + (" events" if schema == "events" else "")
+            fix = f"{_render(key)} belongs to {owners}: remove it here"
+        elif homes:
+            brackets = "[[{}]]" if homes[0] in _ARRAYS_OF_TABLES else "[{}]"
+            fix = f"{_render(key)} is a key of {brackets.format(homes[0])}: move it there"
+        else:
+            fix = "remove it, or correct its spelling"
+        expected = f"one of the keys of {where}: {', '.join(known)}" if known else f"no keys in {where}"
+        return self.error(key_path, expected, f"an unknown key {_render(key)}", fix)
+
+    # -- the file --------------------------------------------------------------------------
+
+    def read(self) -> dict:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            raise self.error("", "a scenario file (TOML)", "no such file",
+                             "check the path; scenarios live in scenarios/NAME.toml") from None
+        except IsADirectoryError:
+            raise self.error("", "a scenario file (TOML)", "a directory",
+                             "give a .toml file, or pass the directory to load_scenarios") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line = raw[:bad.start].count(b"\n") + 1
+            raise self.error("", "UTF-8 text", f"the byte 0x{raw[bad.start]:02x}, which is not UTF-8",
+                             f"save the file as UTF-8 (line {line})", line=line) from None
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as bad:
+            raise self._syntax_error(str(bad), text) from None
+
+    def _syntax_error(self, message: str, text: str) -> ScenarioError:
+        where = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+        reason = message[:where.start()].strip() if where else message
+        if not where:  # "(at end of document)"
+            line = text.count("\n") + 1
+            return self.error("", "valid TOML", f"{reason.removesuffix('(at end of document)').strip()} "
+                              "at the end of the file", "complete the last line", line=line)
+        line, column = int(where[1]), int(where[2])
+        source = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+        return self.error("", "valid TOML", f"`{source.strip()}` (column {column}: {reason})",
+                          "correct the TOML on that line (strings need quotes; see "
+                          "docs/scenarios.md)", line=line)
+
+    def scenario(self) -> Scenario:
+        root = _Table(self, self.read(), "").allow(_KEYS[""], "a scenario file", "")
+        if not root.has("scenario"):
+            raise self.error("scenario", "a table [scenario] with at least a summary",
+                             "nothing (the table is missing)",
+                             'start the file with [scenario] and summary = "what this checks"')
+        about = root.table("scenario", "scenario")
+        name = about.get("name", _text("a name of lowercase letters, digits and dashes",
+                                       '"fresh-m4-tcc-reboot"', r"[a-z0-9][a-z0-9-]*"), self.path.stem)
+        summary = about.get("summary", _ONE_LINE)
+        reproduces = about.get("reproduces", _ONE_LINE, None)
+        seed = about.get("seed", _integer(0, 2**64 - 1, "7"), 0)
+        self.limits = self.read_limits(root.table("limits", "limits"))
+        host = self.host(root.table("host", "host"))
+        start = self.start(root.table("start", "start"))
+        network = NetworkPlan(root.table("network", "network").get("up_after_s", _seconds(example="30"), 0.0))
+        puppet = self.puppet(root.table("puppet", "puppet"))
+        events = self.events(root, host)
+        expect = self.expect(root.table("expect", "expect"), start)
+        invariants = self.invariants(root.table("invariants", "invariants"))
+        return Scenario(self.path, name, summary, reproduces, seed, host, start, network, puppet,
+                        events, self.limits, expect, invariants)
+
+    # -- sections --------------------------------------------------------------------------
+
+    def read_limits(self, table: _Table) -> Limits:
+        default = Limits()
+        return Limits(boots=table.get("boots", _integer(1, 1000, "12"), default.boots),
+                      simulated_s=table.get("simulated_s", _seconds(positive=True, example="259200"),
+                                            default.simulated_s),
+                      steps=table.get("steps", _integer(1, None, "100000"), default.steps),
+                      real_s=table.get("real_s", _seconds(positive=True, example="300"), default.real_s))
+
+    def host(self, table: _Table) -> Host:
+        version = table.get("macos_version", _VERSION, Host.macos_version)
+        build = table.get("build_version", _BUILD, None)
+        if build is None and table.has("macos_version"):
+            raise table.fail("build_version", _BUILD.expected + " (required with host.macos_version)",
+                             "nothing (the key is missing)", 'add the build of that version, e.g. '
+                             'build_version = "24D70" (`sw_vers -buildVersion` on such a host)')
+        kernel = table.get("kernel_release", _KERNEL, None) or self.kernel_of(table, "macos_version", version)
+        accounts = tuple(self.account(entry) for entry in table.tables("accounts", "host.accounts"))
+        host = Host(
+            macos_version=version, build_version=build or Host.build_version, kernel_release=kernel,
+            model=table.get("model", _text('a Mac model identifier like "Mac16,10"', '"Mac16,10"',
+                                           r"[A-Za-z]+\d+,\d+"), Host.model),
+            arch=table.get("arch", _choice(("arm64", "x86_64"), '"arm64"'), Host.arch),
+            hostname=table.get("hostname", _text("a host name (letters, digits, dashes, dots)",
+                                                 '"macmini-m4-001.test.releng.mdc1.mozilla.com"',
+                                                 r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?"), Host.hostname),
+            role=table.get("role", _text("a puppet role name (lowercase letters, digits, _)",
+                                         '"gecko_t_osx_1500_m4"', r"[a-z][a-z0-9_]*"), None),
+            autologin=table.get("autologin", _boolean(), True), sip=table.get("sip", _boolean(), True),
+            vault=table.get("vault", _boolean(), True),
+            puppet_installed=table.get("puppet_installed", _boolean(), True), accounts=accounts)
+        taken = {"/etc/puppet_role": "host.role"} if host.role else {}
+        if host.vault:
+            taken["/var/root/vault.yaml"] = "host.vault"
+        files = []
+        for entry in table.tables("files", "host.files"):
+            spec = self.file_spec(entry, at_start=True)
+            alias = _canonical(spec.path)
+            if alias in taken:
+                raise entry.fail("path", f"a path not already set by {taken[alias]}", _render(spec.path),
+                                 f"remove this entry or {taken[alias]}; one of them is enough")
+            taken[alias] = entry.at("path")
+            files.append(spec)
+        return replace(host, files=tuple(files))
+
+    def kernel_of(self, table: _Table, key: str, version: str) -> str:
+        release = darwin_release(version)
+        if release is None:
+            majors = ", ".join(str(major) for major in DARWIN_MAJOR)
+            raise table.fail(key, f"a macOS major version macsim knows ({majors})", _render(version),
+                             "use a known version, or give its Darwin release with kernel_release "
+                             "(host) or to_kernel_release (macos-update)")
+        return release
+
+    def account(self, table: _Table) -> Account:
+        name = table.get("name", _text("a user name (lowercase letters, digits, _ . -)", '"worker"',
+                                       r"[a-z_][a-z0-9_.-]*"))
+        if name in self.users:
+            raise table.fail("name", "a user not already on the Mac", _render(name),
+                             f"choose another name; these exist: {', '.join(self.users)}")
+        uid = table.get("uid", _integer(0, 2**31 - 1, "502"))
+        if uid in self.uids:
+            raise table.fail("uid", "a uid not already used on the Mac", str(uid),
+                             f"choose one not in {', '.join(map(str, self.uids))}, e.g. {max(self.uids) + 1}")
+        gids = {group.gid: group.name for group in DEFAULT_GROUPS}
+        gid = table.get("gid", _Check("the gid of a group on the Mac: " + ", ".join(
+            f"{gid} ({name})" for gid, name in gids.items()), "20", _choice(gids, "").convert))
+        self.users.append(name)
+        self.uids.append(uid)
+        return Account(name, uid, gid, table.get("home", _mac_path(example=f'"/Users/{name}"')),
+                       table.get("shell", _mac_path(on_disk=False, example='"/bin/bash"'), "/bin/bash"),
+                       table.get("gecos", _text(empty=True), name))
+
+    def file_spec(self, table: _Table, *, at_start: bool) -> FileSpec:
+        path = table.get("path", _mac_path())
+        if at_start and any(path == top or path.startswith(top + "/") for top in _WIPED_AT_BOOT):
+            raise table.fail("path", "a path that survives boot (macOS empties /tmp and /var/run "
+                             "at every boot, the first one included)", _render(path),
+                             'deliver it with an event instead: what = "deliver-file"')
+        if table.has("content") and table.has("content_file"):
+            raise table.fail("content_file", "either content or content_file, not both",
+                             "both", "remove one of them")
+        content = table.get("content", _text("a string", '"text\\n"', empty=True, multiline=True), "")
+        data = self.content_file(table) if table.has("content_file") else content.encode()
+        return FileSpec(path, data, table.get("owner", self.name_check(self.users, "user"), "root"),
+                        table.get("group", self.name_check(self.groups, "group"), "wheel"),
+                        table.get("mode", _mode(), 0o644))
+
+    def content_file(self, table: _Table) -> bytes:
+        relative = table.get("content_file", _text("a path relative to the scenario file",
+                                                   '"files/vault.yaml"'))
+        if relative.startswith("/"):
+            raise table.fail("content_file", "a path relative to the scenario file", _render(relative),
+                             "write it relative to the scenario file's folder, so the scenario "
+                             "works from any checkout")
+        source = self.path.parent / relative
+        if not source.is_file():
+            what = "a directory" if source.is_dir() else "no such file"
+            raise table.fail("content_file", "an existing file (relative to the scenario file)",
+                             f"{what}: {source}", "create that file, or correct the path "
+                             f"(it is relative to {self.path.parent})")
+        return source.read_bytes()
+
+    def name_check(self, names: list[str], kind: str) -> _Check:
+        more = " (or one added with [[host.accounts]])" if kind == "user" else ""
+        return _Check(f"a {kind} on the Mac: {', '.join(names)}{more}", _render(names[-1]),
+                      _choice(names, "").convert)
+
+    def start(self, table: _Table) -> Start:
+        how = table.get("how", _choice(StartHow, '"mdm-script-job"'), StartHow.MDM_SCRIPT_JOB)
+        for key in ("at_s", "args"):
+            if how in (StartHow.DAEMON, StartHow.NONE) and table.has(key):
+                raise table.fail(key, f'no {key} with how = "{how.value}" (nothing is started by hand)',
+                                 _describe(table.data[key]),
+                                 f'remove {key}, or use how = "mdm-script-job" or "ssh"')
+        at_s = table.get("at_s", _seconds(example="0"), 0.0)
+        self.before_the_end(table, "at_s", at_s)
+        return Start(how, at_s, table.get("args", _strings(_ONE_LINE, "an array of one-line strings", '["--verbose"]'), ()))
+
+    def before_the_end(self, table: _Table, key: str, at_s: float) -> None:
+        if at_s >= self.limits.simulated_s:
+            raise table.fail(key, f"a time before limits.simulated_s ({self.limits.simulated_s:g} s)",
+                             f"{at_s:g}", "make it earlier, or raise limits.simulated_s")
+
+    def puppet(self, table: _Table) -> PuppetPlan:
+        model = table.get("role_model", _choice(RoleModel, '"m4"'), RoleModel.M4)
+        entries = table.tables("applies", "puppet.applies")
+        if table.has("applies") and not entries:
+            raise table.fail("applies", "at least one [[puppet.applies]]", "[] (an empty array)",
+                             "remove applies to get the default plan, or add [[puppet.applies]] entries")
+        applies = tuple(PuppetApply(
+            exit_code=entry.get("exit_code", _choice((0, 1, 2, 4, 6), "2"), 0),
+            duration_s=entry.get("duration_s", _seconds(example="300"), 60.0),
+            output=entry.get("output", _strings(_text("a one-line string", empty=True), "an array of "
+                                                "one-line strings", '["Notice: Applied catalog"]'), ()),
+            tcc=entry.get("tcc", _choice(Tcc, '"auto"'), Tcc.AUTO)) for entry in entries)
+        return PuppetPlan(model, applies or PuppetPlan.applies)
+
+    def events(self, root: _Table, host: Host) -> tuple[ScenarioEvent, ...]:
+        events: list[ScenarioEvent] = []
+        version, ended = host.macos_version, None
+        for index, entry in enumerate(root.tables("events", "events", check_keys=False)):
+            kind = entry.get("what", _choice(EventKind, '"reboot"'))
+            entry.allow(("at_s", "what", *_EVENT_KEYS[kind]), f'a "{kind.value}" event', "events")
+            at_s = entry.get("at_s", _seconds())
+            self.before_the_end(entry, "at_s", at_s)
+            if events and at_s < events[-1].at_s:
+                raise entry.fail("at_s", f"a time >= {events[-1].at_s:g} (events are listed in time "
+                                 f"order; events[{index - 1}] is at {events[-1].at_s:g})",
+                                 f"{at_s:g}", "move this [[events]] entry before the later ones")
+            if ended:
+                raise entry.fail("what", f"no event after {ended}, which leaves the Mac off",
+                                 _render(kind.value), "remove this event, or let the Mac come back")
+            event = self.event(entry, kind, at_s, version)
+            if isinstance(event, MacosUpdate):
+                version = event.to_version
+            if isinstance(event, Halt) or (isinstance(event, PowerLoss) and not event.restored):
+                ended = entry.path
+            events.append(event)
+        return tuple(events)
+
+    def event(self, entry: _Table, kind: EventKind, at_s: float, version: str) -> ScenarioEvent:
+        if kind is EventKind.POWER_LOSS:
+            return PowerLoss(at_s, entry.get("restored", _boolean(), True))
+        if kind is EventKind.MACOS_UPDATE:
+            to_version = entry.get("to_version", _VERSION)
+            if _version_tuple(to_version) <= _version_tuple(version):
+                raise entry.fail("to_version", f"a version newer than {version} (the version then)",
+                                 _render(to_version), "give the version MDM updates to")
+            to_build = entry.get("to_build", _BUILD)
+            kernel = entry.get("to_kernel_release", _KERNEL, None) or self.kernel_of(entry, "to_version", to_version)
+            return MacosUpdate(at_s, to_version, to_build, kernel,
+                               entry.get("reboots", _integer(1, 10, "2"), 1))
+        if kind is EventKind.DELIVER_FILE:
+            return DeliverFile(at_s, self.file_spec(entry, at_start=False))
+        if kind is EventKind.DELIVER_PROFILE:
+            identifier = entry.get("identifier", _text("a profile identifier (reverse DNS)",
+                                                       '"com.mozilla.autologin"', r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+"))
+            return DeliverProfile(at_s, identifier, self.payload(entry))
+        if kind is EventKind.PUSH_COMMIT:
+            return PushCommit(at_s, entry.get("message", _ONE_LINE),
+                              entry.get("branch", _text("a git branch name", '"master"',
+                                                        r"[A-Za-z0-9._][A-Za-z0-9._/-]*"), "master"))
+        return _EVENT_CLASSES[kind](at_s)
+
+    def payload(self, entry: _Table) -> bytes:
+        value = entry.data.get("payload", {})
+        if not isinstance(value, dict):
+            raise entry.fail("payload", "a table of the profile's settings", _describe(value),
+                             'write it as payload = { AutoLoginUser = "cltbld" }')
+        try:
+            return plistlib.dumps(value)
+        except (TypeError, OverflowError) as bad:
+            raise entry.fail("payload", "values a property list can hold (no bare dates or times, "
+                             "integers within 64 bits)", str(bad), "use a date-time or a string") from None
+
+    def expect(self, table: _Table, start: Start) -> Expect:
+        boots_check = _integer(1, self.limits.boots, "3")
+        boots = table.get("boots", boots_check, None)
+        if boots is not None and table.has("boots_at_most"):
+            raise table.fail("boots_at_most", "either boots or boots_at_most, not both", "both",
+                             "keep boots for an exact count, or boots_at_most for a bound")
+        return Expect(
+            verdict=table.get("verdict", _choice(Verdict, '"quiet"'), None), boots=boots,
+            boots_at_most=table.get("boots_at_most", boots_check, None),
+            files=tuple(self.expect_file(entry) for entry in table.tables("files", "expect.files")),
+            loaded=tuple(ExpectLoaded(entry.get("label", _LABEL), entry.get("loaded", _boolean(), True))
+                         for entry in table.tables("loaded", "expect.loaded")),
+            facts=tuple(self.fact(entry, start) for entry in table.tables("facts", "expect.facts",
+                                                                          check_keys=False)))
+
+    def expect_file(self, table: _Table) -> ExpectFile:
+        path = table.get("path", _mac_path())
+        present = table.get("present", _boolean(), True)
+        details = [key for key in ("content", "contains", "mode", "owner", "group") if table.has(key)]
+        if not present and details:
+            raise table.fail(details[0], f"no {details[0]} for a file expected absent (present = false)",
+                             _describe(table.data[details[0]]), f"remove {details[0]} or set present = true")
+        text = _text("a string", '"System Installed"', empty=True, multiline=True)
+        return ExpectFile(path, present, table.get("content", text, None), table.get("contains", text, None),
+                          table.get("mode", _mode(), None),
+                          table.get("owner", self.name_check(self.users, "user"), None),
+                          table.get("group", self.name_check(self.groups, "group"), None))
+
+    def fact(self, table: _Table, start: Start) -> Fact:
+        kind = table.get("fact", _choice(FactKind, '"puppet-applied"'))
+        table.allow(("fact", *_FACT_KEYS[kind]), f'the fact "{kind.value}"', "expect.facts")
+        counts = {key: table.get(key, _integer(0, None, "1"), None) for key in _COUNTS}
+        if counts["count"] is not None and (counts["at_least"] is not None or counts["at_most"] is not None):
+            raise table.fail("count", "either count, or at_least and/or at_most", "count with a bound",
+                             "keep count for an exact number, or the bounds for a range")
+        if None not in (counts["at_least"], counts["at_most"]) and counts["at_least"] > counts["at_most"]:
+            raise table.fail("at_most", f"a number >= at_least ({counts['at_least']})",
+                             str(counts["at_most"]), "swap them or correct one")
+        if set(_COUNTS) <= set(_FACT_KEYS[kind]) and not any(v is not None for v in counts.values()):
+            counts["at_least"] = 1  # "it happened" is the natural reading of a bare count fact
+        if kind is FactKind.SCRIPT_EXITED and start.how not in (StartHow.MDM_SCRIPT_JOB, StartHow.SSH):
+            raise table.fail("fact", 'a fact about a started script (start.how = "mdm-script-job" or '
+                             '"ssh")', f'"script-exited" with start.how = "{start.how.value}"',
+                             "remove this fact or change [start]")
+        needs = _FACT_KEYS[kind] if kind in (FactKind.PUPPET_ENV, FactKind.PUPPET_FACT,
+                                             FactKind.SCRIPT_EXITED) else ()
+        value = _text("a string", '"true"', empty=True)
+        return Fact(kind, at_boot=table.get("at_boot", _integer(1, self.limits.boots, "2"), None), **counts,
+                    status=table.get("status", _integer(0, 255, "0"), _REQUIRED if "status" in needs else None),
+                    name=table.get("name", _text("a name", '"FACTER_PUPPETIZING"', r"[A-Za-z_][A-Za-z0-9_]*"),
+                                   _REQUIRED if "name" in needs else None),
+                    value=table.get("value", value, _REQUIRED if "value" in needs else None))
+
+    def invariants(self, table: _Table) -> Invariants:
+        off = table.data.get("off", {})
+        if not isinstance(off, dict):
+            raise table.fail("off", "a table of invariant = reason", _describe(off),
+                             'write off = { "no-reboot-loop" = "why it does not apply here" }')
+        names = _choice(KNOWN_INVARIANTS, '"never-stranded"')
+        reasons = _Table(self, off, table.at("off"))
+        pairs = []
+        for name in off:
+            try:
+                names.convert(name)
+            except _Bad as bad:
+                raise reasons.fail(name, names.expected, f"an unknown invariant {_render(name)}",
+                                   bad.fix or "correct the name") from None
+            pairs.append((name, reasons.get(name, _text("a reason (one line)", '"why it does not apply"'))))
+        violations = table.get("expect_violation", _strings(names, "an array of invariant names", '["never-stranded"]'), ())
+        for index, name in enumerate(violations):
+            if name in off:
+                raise self.error(f"{table.at('expect_violation')}[{index}]",
+                                 "an invariant that is not switched off", _render(name),
+                                 f"remove it from expect_violation or from off")
+        return Invariants(tuple(pairs), violations)
+
+
+def _canonical(path: str) -> str:
+    """`path` with macOS's /etc, /var and /tmp aliases resolved into /private."""
+    top, _, rest = path[1:].partition("/")
+    return f"/private/{top}/{rest}".rstrip("/") if top in ("etc", "var", "tmp") else path
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = tuple(int(part) for part in version.split("."))
+    return parts + (0,) * (3 - len(parts))
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Loads one scenario file; raises ScenarioError for the first problem found in it."""
+    return _Loader(Path(path)).scenario()
+
+
+def load_scenarios(paths: Iterable[Path]) -> list[Scenario]:
+    """Loads scenario files, and every *.toml of a directory (sorted by name), in order.
+
+    Raises ScenarioError for the first problem: in a file, a directory with no scenario, or two
+    scenarios with the same name (names are test ids).
+    """
+    scenarios: list[Scenario] = []
+    seen: dict[str, Path] = {}
+    for path in map(Path, paths):
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        if not files:
+            raise ScenarioError(path, "", "a directory with scenario files (*.toml)", "none",
+                                "add a scenario, or pass the right directory")
+        for file in files:
+            scenario = load_scenario(file)
+            if scenario.name in seen:
+                raise ScenarioError(file, "scenario.name", "a name no other scenario uses",
+                                    f"{_render(scenario.name)}, already used by {seen[scenario.name]}",
+                                    "rename one of them (the name defaults to the file name)")
+            seen[scenario.name] = file
+            scenarios.append(scenario)
+    return scenarios
