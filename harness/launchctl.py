@@ -7,6 +7,7 @@ modelled: a `gui/…` or `user/…` target is reported as not simulated.
 from __future__ import annotations
 
 from .launchd import Job
+from .plist import JobSpec
 from .plist import EDISABLED, EIO, ERROR_TEXT, PlistRejected
 from .shims import Answer, Call, handles
 
@@ -56,17 +57,31 @@ def launchctl(call: Call):
     return Answer(64, "", f"Unrecognized subcommand: {sub}\n{USAGE}")
 
 
+def _legacy_targets(call: Call, args: list[str]) -> list[tuple[str, JobSpec | PlistRejected]]:
+    """The plists that `load`/`unload [-wF] PATH...` name, each read or rejected."""
+    found: list[tuple[str, JobSpec | PlistRejected]] = []
+    for path in (a for a in args if not a.startswith("-")):
+        try:
+            found.append((path, call.machine.launchd.read_plist(path, call.cwd)))
+        except PlistRejected as rejected:
+            found.append((path, rejected))
+    return found
+
+
+def _legacy_usage(verb: str) -> Answer:
+    return Answer(64, "", f"Usage: launchctl {verb} [-wF] <service-path, service-path2, ...>\n")
+
+
 def _load(call: Call, args: list[str]) -> Answer:
     write = "-w" in args
-    paths = [a for a in args if not a.startswith("-")]
-    if not paths:
-        return Answer(64, "", "Usage: launchctl load [-wF] <service-path, service-path2, ...>\n")
     launchd = call.machine.launchd
     errors = []
-    for path in paths:
-        try:
-            spec = launchd.read_plist(path, call.cwd)
-        except PlistRejected as rejected:
+    found = _legacy_targets(call, args)
+    if not found:
+        return _legacy_usage("load")
+    for path, spec in found:
+        if isinstance(spec, PlistRejected):
+            rejected = spec
             if call.user != "root":
                 errors.append(f"Load failed: {_err(EIO)}\nTry running `launchctl bootstrap` as root for richer errors.\n")
             elif rejected.code == 2:
@@ -87,16 +102,14 @@ def _load(call: Call, args: list[str]) -> Answer:
 
 def _unload(call: Call, args: list[str]) -> Answer:
     write = "-w" in args
-    paths = [a for a in args if not a.startswith("-")]
-    if not paths:
-        return Answer(64, "", "Usage: launchctl unload [-wF] <service-path, service-path2, ...>\n")
     launchd = call.machine.launchd
     errors = []
-    for path in paths:
-        try:
-            spec = launchd.read_plist(path, call.cwd)
-        except PlistRejected as rejected:
-            errors.append(f"Unload failed: {_err(rejected.code if rejected.code == 2 else EIO)}\n")
+    found = _legacy_targets(call, args)
+    if not found:
+        return _legacy_usage("unload")
+    for _path, spec in found:
+        if isinstance(spec, PlistRejected):
+            errors.append(f"Unload failed: {_err(spec.code if spec.code == 2 else EIO)}\n")
             continue
         if write:
             launchd.set_disabled(spec.label, True)

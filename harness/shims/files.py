@@ -214,25 +214,31 @@ def _change_owner(call: Call, tool: str, owner: str | None, group: str | None, f
     return Answer(status, "", "".join(errors))
 
 
-@handles("chown")
-def chown(call: Call):
+def _owner_operands(call: Call, usage_text: str) -> tuple[dict[str, str], list[str]] | Answer:
+    """chown and chgrp share BSD's options; both need a spec and at least one file."""
     try:
         options, operands = _getopt(list(call.args), "", "fhnvxRHLP")
     except _Fail as failure:
-        return Answer(1, "", f"chown: {failure.message}\n{CHOWN_USAGE}")
+        return Answer(1, "", f"{call.name}: {failure.message}\n{usage_text}")
     if len(operands) < 2:
-        return Answer(1, "", CHOWN_USAGE)
-    spec, files = operands[0], operands[1:]
+        return Answer(1, "", usage_text)
+    return options, operands
+
+
+@handles("chown")
+def chown(call: Call):
+    parsed = _owner_operands(call, CHOWN_USAGE)
+    if isinstance(parsed, Answer):
+        return parsed
+    options, (spec, *files) = parsed
     owner, _, group = spec.partition(":") if ":" in spec else spec.partition(".")
     return _change_owner(call, "chown", owner or None, group or None, files, "R" in options)
 
 
 @handles("chgrp")
 def chgrp(call: Call):
-    try:
-        options, operands = _getopt(list(call.args), "", "fhnvxRHLP")
-    except _Fail as failure:
-        return Answer(1, "", f"chgrp: {failure.message}\n{CHGRP_USAGE}")
-    if len(operands) < 2:
-        return Answer(1, "", CHGRP_USAGE)
-    return _change_owner(call, "chgrp", None, operands[0], operands[1:], "R" in options)
+    parsed = _owner_operands(call, CHGRP_USAGE)
+    if isinstance(parsed, Answer):
+        return parsed
+    options, (group, *files) = parsed
+    return _change_owner(call, "chgrp", None, group, files, "R" in options)
