@@ -22,7 +22,7 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,8 +39,10 @@ EXIT_BAD_INPUT = 2
 DARWIN_MAJOR = {11: 20, 12: 21, 13: 22, 14: 23, 15: 24, 26: 25}
 #: Invariants a scenario may switch off or expect to fail. Kept in step with the checks in
 #: harness/invariants.py, which owns what each one means.
-KNOWN_INVARIANTS = ("no-reboot-loop", "never-stranded", "no-concurrent-runs",
-                    "semaphore-after-success", "launchd-plists-valid", "everything-simulated")
+# The invariants' stable ids, as the issue "Invariants, crash-point exploration" names them;
+# harness/invariants.py will own this list once it exists.
+KNOWN_INVARIANTS = ("converges", "no-overlap", "never-stranded", "semaphore-truthful",
+                    "launchd-accepts", "no-reboot-loop", "single-mechanism")
 #: Paths macOS empties at every boot, the first one included (disk.EMPTIED_AT_BOOT, by alias).
 _WIPED_AT_BOOT = ("/tmp", "/private/tmp", "/var/run", "/private/var/run")
 
@@ -135,6 +137,8 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class Host:
+    """The Mac before its first boot. Defaults: MachineConfig's M4 Mac mini on macOS 15."""
+
     macos_version: str = MachineConfig.macos_version
     build_version: str = MachineConfig.build_version
     kernel_release: str = MachineConfig.kernel_release
@@ -152,6 +156,8 @@ class Host:
 
 @dataclass(frozen=True)
 class Start:
+    """How the bootstrap under test is started."""
+
     how: StartHow = StartHow.MDM_SCRIPT_JOB
     at_s: float = 0.0  # simulated seconds since the first power-on
     args: tuple[str, ...] = ()
@@ -164,6 +170,8 @@ class NetworkPlan:
 
 @dataclass(frozen=True)
 class PuppetApply:
+    """What one `puppet apply` does."""
+
     exit_code: int = 0
     duration_s: float = 60.0
     output: tuple[str, ...] = ()
@@ -266,6 +274,8 @@ class Fact:
 
 @dataclass(frozen=True)
 class Expect:
+    """What must hold at the end of the run; None and empty mean "not checked"."""
+
     verdict: Verdict | None = None
     boots: int | None = None
     boots_at_most: int | None = None
@@ -286,6 +296,8 @@ class Invariants:
 
 @dataclass(frozen=True)
 class Scenario:
+    """One scenario file, loaded: everything a run needs besides the script and the harness."""
+
     path: Path
     name: str
     summary: str
@@ -311,7 +323,7 @@ class Scenario:
 def darwin_release(macos_version: str) -> str | None:
     """`uname -r` of a macOS version ("15.3.1" -> "24.3.0"), or None for an unknown major.
 
-    Darwin's minor follows macOS's up to 6: the x.7 releases of macOS 12-15 kept Darwin x.6.
+    Darwin's minor follows macOS's up to 6: the x.7 releases (11.7, ..., 14.7) kept Darwin x.6.
     """
     major, minor = (int(part) for part in macos_version.split(".")[:2])
     return f"{DARWIN_MAJOR[major]}.{min(minor, 6)}.0" if major in DARWIN_MAJOR else None
@@ -333,6 +345,9 @@ _FACT_KEYS: dict[FactKind, tuple[str, ...]] = {
     FactKind.PUPPET_FACT: ("name", "value"), FactKind.SEMAPHORE_WRITTEN: ("at_boot",),
     FactKind.SEMAPHORE_NEVER_WRITTEN: (), FactKind.REBOOTED: _COUNTS, FactKind.MAIL_SENT: _COUNTS,
     FactKind.SCRIPT_EXITED: ("status",), FactKind.CHECKOUT_CURRENT: ()}
+_FACT_REQUIRED: dict[FactKind, tuple[str, ...]] = {
+    FactKind.PUPPET_ENV: ("name", "value"), FactKind.PUPPET_FACT: ("name", "value"),
+    FactKind.SCRIPT_EXITED: ("status",)}
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("scenario", "host", "start", "network", "puppet", "events", "limits", "expect",
          "invariants"),
@@ -471,9 +486,14 @@ def _choice(values: Iterable[Any], example: str) -> _Check:
     def convert(value: Any) -> Any:
         if type(value) in (str, int) and value in plain:
             return allowed[plain.index(value)]
-        near = difflib.get_close_matches(value, [str(v) for v in plain], n=1) if isinstance(value, str) else []
+        near = _closest(value, [str(v) for v in plain]) if isinstance(value, str) else []
         raise _Bad(fix=f"did you mean {_render(near[0])}?" if near else None)
     return _Check(expected, example, convert)
+
+
+def _closest(word: str, choices: list[str]) -> list[str]:
+    """The choice `word` most likely means: a near spelling, else the one it abbreviates."""
+    return difflib.get_close_matches(word, choices, n=1) or [c for c in choices if word and c.startswith(word)][:1]
 
 
 def _strings(item: _Check, expected: str, example: str) -> _Check:
@@ -563,6 +583,10 @@ class _Table:
             raise self.loader.error(path, bad.expected or check.expected, bad.found or _describe(value),
                                     bad.fix or f"write it like: {_key(key)} = {check.example}") from None
 
+    def value(self, key: str) -> str:
+        """What the file has at `key`, described for an error message."""
+        return _describe(self.data[key])
+
     def fail(self, key: str, expected: str, found: str, fix: str) -> ScenarioError:
         return self.loader.error(self.at(key), expected, found, fix)
 
@@ -603,7 +627,7 @@ class _Loader:
 
     def unknown_key(self, key_path: str, key: str, known: list[str], where: str,
                     schema: str) -> ScenarioError:
-        near = difflib.get_close_matches(key, known, n=1)
+        near = _closest(key, known)
         homes = [name for name, keys in _KEYS.items() if key in keys and name not in ("", schema)]
         kinds = [kind.value for kind, keys in {**_EVENT_KEYS, **_FACT_KEYS}.items() if key in keys]
         if near:
@@ -695,9 +719,7 @@ class _Loader:
                              "nothing (the key is missing)", 'add the build of that version, e.g. '
                              'build_version = "24D70" (`sw_vers -buildVersion` on such a host)')
         kernel = table.get("kernel_release", _KERNEL, None) or self.kernel_of(table, "macos_version", version)
-        accounts = tuple(self.account(entry) for entry in table.tables("accounts", "host.accounts"))
-        host = Host(
-            macos_version=version, build_version=build or Host.build_version, kernel_release=kernel,
+        scalars = dict(
             model=table.get("model", _text('a Mac model identifier like "Mac16,10"', '"Mac16,10"',
                                            r"[A-Za-z]+\d+,\d+"), Host.model),
             arch=table.get("arch", _choice(("arm64", "x86_64"), '"arm64"'), Host.arch),
@@ -708,26 +730,33 @@ class _Loader:
                                          '"gecko_t_osx_1500_m4"', r"[a-z][a-z0-9_]*"), None),
             autologin=table.get("autologin", _boolean(), True), sip=table.get("sip", _boolean(), True),
             vault=table.get("vault", _boolean(), True),
-            puppet_installed=table.get("puppet_installed", _boolean(), True), accounts=accounts)
-        taken = {"/etc/puppet_role": "host.role"} if host.role else {}
-        if host.vault:
-            taken["/var/root/vault.yaml"] = "host.vault"
+            puppet_installed=table.get("puppet_installed", _boolean(), True))
+        # Accounts first: files may be owned by them.
+        accounts = tuple(self.account(entry) for entry in table.tables("accounts", "host.accounts"))
+        taken = {_canonical("/etc/puppet_role"): "host.role"} if scalars["role"] else {}
+        if scalars["vault"]:
+            taken[_canonical("/var/root/vault.yaml")] = "host.vault"
+        return Host(version, build or Host.build_version, kernel, **scalars,
+                    files=self.host_files(table.tables("files", "host.files"), taken), accounts=accounts)
+
+    def host_files(self, entries: list[_Table], taken: dict[str, str]) -> tuple[FileSpec, ...]:
+        """The files of [[host.files]]; `taken` maps the paths already set to what sets them."""
         files = []
-        for entry in table.tables("files", "host.files"):
+        for entry in entries:
             spec = self.file_spec(entry, at_start=True)
             alias = _canonical(spec.path)
             if alias in taken:
-                raise entry.fail("path", f"a path not already set by {taken[alias]}", _render(spec.path),
+                raise entry.fail("path", f"a path not already set by {taken[alias]}", entry.value("path"),
                                  f"remove this entry or {taken[alias]}; one of them is enough")
             taken[alias] = entry.at("path")
             files.append(spec)
-        return replace(host, files=tuple(files))
+        return tuple(files)
 
     def kernel_of(self, table: _Table, key: str, version: str) -> str:
         release = darwin_release(version)
         if release is None:
             majors = ", ".join(str(major) for major in DARWIN_MAJOR)
-            raise table.fail(key, f"a macOS major version macsim knows ({majors})", _render(version),
+            raise table.fail(key, f"a macOS major version macsim knows ({majors})", table.value(key),
                              "use a known version, or give its Darwin release with kernel_release "
                              "(host) or to_kernel_release (macos-update)")
         return release
@@ -736,11 +765,11 @@ class _Loader:
         name = table.get("name", _text("a user name (lowercase letters, digits, _ . -)", '"worker"',
                                        r"[a-z_][a-z0-9_.-]*"))
         if name in self.users:
-            raise table.fail("name", "a user not already on the Mac", _render(name),
+            raise table.fail("name", "a user not already on the Mac", table.value("name"),
                              f"choose another name; these exist: {', '.join(self.users)}")
         uid = table.get("uid", _integer(0, 2**31 - 1, "502"))
         if uid in self.uids:
-            raise table.fail("uid", "a uid not already used on the Mac", str(uid),
+            raise table.fail("uid", "a uid not already used on the Mac", table.value("uid"),
                              f"choose one not in {', '.join(map(str, self.uids))}, e.g. {max(self.uids) + 1}")
         gids = {group.gid: group.name for group in DEFAULT_GROUPS}
         gid = table.get("gid", _Check("the gid of a group on the Mac: " + ", ".join(
@@ -755,7 +784,7 @@ class _Loader:
         path = table.get("path", _mac_path())
         if at_start and any(path == top or path.startswith(top + "/") for top in _WIPED_AT_BOOT):
             raise table.fail("path", "a path that survives boot (macOS empties /tmp and /var/run "
-                             "at every boot, the first one included)", _render(path),
+                             "at every boot, the first one included)", table.value("path"),
                              'deliver it with an event instead: what = "deliver-file"')
         if table.has("content") and table.has("content_file"):
             raise table.fail("content_file", "either content or content_file, not both",
@@ -770,7 +799,7 @@ class _Loader:
         relative = table.get("content_file", _text("a path relative to the scenario file",
                                                    '"files/vault.yaml"'))
         if relative.startswith("/"):
-            raise table.fail("content_file", "a path relative to the scenario file", _render(relative),
+            raise table.fail("content_file", "a path relative to the scenario file", table.value("content_file"),
                              "write it relative to the scenario file's folder, so the scenario "
                              "works from any checkout")
         source = self.path.parent / relative
@@ -800,7 +829,7 @@ class _Loader:
     def before_the_end(self, table: _Table, key: str, at_s: float) -> None:
         if at_s >= self.limits.simulated_s:
             raise table.fail(key, f"a time before limits.simulated_s ({self.limits.simulated_s:g} s)",
-                             f"{at_s:g}", "make it earlier, or raise limits.simulated_s")
+                             table.value(key), "make it earlier, or raise limits.simulated_s")
 
     def puppet(self, table: _Table) -> PuppetPlan:
         model = table.get("role_model", _choice(RoleModel, '"m4"'), RoleModel.M4)
@@ -827,10 +856,10 @@ class _Loader:
             if events and at_s < events[-1].at_s:
                 raise entry.fail("at_s", f"a time >= {events[-1].at_s:g} (events are listed in time "
                                  f"order; events[{index - 1}] is at {events[-1].at_s:g})",
-                                 f"{at_s:g}", "move this [[events]] entry before the later ones")
+                                 entry.value("at_s"), "move this [[events]] entry before the later ones")
             if ended:
                 raise entry.fail("what", f"no event after {ended}, which leaves the Mac off",
-                                 _render(kind.value), "remove this event, or let the Mac come back")
+                                 entry.value("what"), "remove this event, or let the Mac come back")
             event = self.event(entry, kind, at_s, version)
             if isinstance(event, MacosUpdate):
                 version = event.to_version
@@ -846,7 +875,7 @@ class _Loader:
             to_version = entry.get("to_version", _VERSION)
             if _version_tuple(to_version) <= _version_tuple(version):
                 raise entry.fail("to_version", f"a version newer than {version} (the version then)",
-                                 _render(to_version), "give the version MDM updates to")
+                                 entry.value("to_version"), "give the version MDM updates to")
             to_build = entry.get("to_build", _BUILD)
             kernel = entry.get("to_kernel_release", _KERNEL, None) or self.kernel_of(entry, "to_version", to_version)
             return MacosUpdate(at_s, to_version, to_build, kernel,
@@ -868,11 +897,13 @@ class _Loader:
         if not isinstance(value, dict):
             raise entry.fail("payload", "a table of the profile's settings", _describe(value),
                              'write it as payload = { AutoLoginUser = "cltbld" }')
-        try:
-            return plistlib.dumps(value)
-        except (TypeError, OverflowError) as bad:
-            raise entry.fail("payload", "values a property list can hold (no bare dates or times, "
-                             "integers within 64 bits)", str(bad), "use a date-time or a string") from None
+        for path, item in _leaves(value, entry.at("payload")):
+            plain_date = isinstance(item, (datetime.date, datetime.time)) and not isinstance(item, datetime.datetime)
+            if plain_date or (_is_int(item) and not -2**63 <= item < 2**64):
+                raise self.error(path, "a property list value (string, integer of 64 bits, float, "
+                                 "boolean, date-time, array or table)", _describe(item),
+                                 "write a full date-time (1979-05-27T07:32:00Z) or a string")
+        return plistlib.dumps(value)
 
     def expect(self, table: _Table, start: Start) -> Expect:
         boots_check = _integer(1, self.limits.boots, "3")
@@ -905,27 +936,33 @@ class _Loader:
     def fact(self, table: _Table, start: Start) -> Fact:
         kind = table.get("fact", _choice(FactKind, '"puppet-applied"'))
         table.allow(("fact", *_FACT_KEYS[kind]), f'the fact "{kind.value}"', "expect.facts")
-        counts = {key: table.get(key, _integer(0, None, "1"), None) for key in _COUNTS}
-        if counts["count"] is not None and (counts["at_least"] is not None or counts["at_most"] is not None):
-            raise table.fail("count", "either count, or at_least and/or at_most", "count with a bound",
-                             "keep count for an exact number, or the bounds for a range")
-        if None not in (counts["at_least"], counts["at_most"]) and counts["at_least"] > counts["at_most"]:
-            raise table.fail("at_most", f"a number >= at_least ({counts['at_least']})",
-                             str(counts["at_most"]), "swap them or correct one")
-        if set(_COUNTS) <= set(_FACT_KEYS[kind]) and not any(v is not None for v in counts.values()):
-            counts["at_least"] = 1  # "it happened" is the natural reading of a bare count fact
         if kind is FactKind.SCRIPT_EXITED and start.how not in (StartHow.MDM_SCRIPT_JOB, StartHow.SSH):
             raise table.fail("fact", 'a fact about a started script (start.how = "mdm-script-job" or '
                              '"ssh")', f'"script-exited" with start.how = "{start.how.value}"',
                              "remove this fact or change [start]")
-        needs = _FACT_KEYS[kind] if kind in (FactKind.PUPPET_ENV, FactKind.PUPPET_FACT,
-                                             FactKind.SCRIPT_EXITED) else ()
-        value = _text("a string", '"true"', empty=True)
-        return Fact(kind, at_boot=table.get("at_boot", _integer(1, self.limits.boots, "2"), None), **counts,
-                    status=table.get("status", _integer(0, 255, "0"), _REQUIRED if "status" in needs else None),
-                    name=table.get("name", _text("a name", '"FACTER_PUPPETIZING"', r"[A-Za-z_][A-Za-z0-9_]*"),
-                                   _REQUIRED if "name" in needs else None),
-                    value=table.get("value", value, _REQUIRED if "value" in needs else None))
+        needed = _FACT_REQUIRED.get(kind, ())
+
+        def param(key: str, check: _Check) -> Any:
+            return table.get(key, check, _REQUIRED if key in needed else None)
+        return Fact(kind, at_boot=param("at_boot", _integer(1, self.limits.boots, "2")),
+                    **self.counts(table, counting=set(_COUNTS) <= set(_FACT_KEYS[kind])),
+                    status=param("status", _integer(0, 255, "0")),
+                    name=param("name", _text("a name", '"FACTER_PUPPETIZING"', r"[A-Za-z_][A-Za-z0-9_]*")),
+                    value=param("value", _text("a string", '"true"', empty=True)))
+
+    def counts(self, table: _Table, *, counting: bool) -> dict[str, int | None]:
+        """count, at_least and at_most of a fact; a counting fact with none means at_least = 1."""
+        counts = {key: table.get(key, _integer(0, None, "1"), None) for key in _COUNTS}
+        exact, low, high = counts["count"], counts["at_least"], counts["at_most"]
+        if exact is not None and (low is not None or high is not None):
+            raise table.fail("count", "either count, or at_least and/or at_most", "count with a bound",
+                             "keep count for an exact number, or the bounds for a range")
+        if low is not None and high is not None and low > high:
+            raise table.fail("at_most", f"a number >= at_least ({low})", table.value("at_most"),
+                             "swap them or correct one")
+        if counting and all(value is None for value in counts.values()):
+            counts["at_least"] = 1  # "it happened" is the natural reading of a bare counting fact
+        return counts
 
     def invariants(self, table: _Table) -> Invariants:
         off = table.data.get("off", {})
@@ -942,13 +979,26 @@ class _Loader:
                 raise reasons.fail(name, names.expected, f"an unknown invariant {_render(name)}",
                                    bad.fix or "correct the name") from None
             pairs.append((name, reasons.get(name, _text("a reason (one line)", '"why it does not apply"'))))
-        violations = table.get("expect_violation", _strings(names, "an array of invariant names", '["never-stranded"]'), ())
+        violations = table.get("expect_violation", _strings(names, "an array of invariant names",
+                                                            '["never-stranded"]'), ())
         for index, name in enumerate(violations):
             if name in off:
                 raise self.error(f"{table.at('expect_violation')}[{index}]",
-                                 "an invariant that is not switched off", _render(name),
-                                 f"remove it from expect_violation or from off")
+                                 "an invariant that is not switched off", _describe(name),
+                                 "remove it from expect_violation or from off")
         return Invariants(tuple(pairs), violations)
+
+
+def _leaves(value: Any, path: str) -> Iterable[tuple[str, Any]]:
+    """(key path, value) of every value in nested tables and arrays that is neither."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, _join(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    else:
+        yield path, value
 
 
 def _canonical(path: str) -> str:
