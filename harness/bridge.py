@@ -77,15 +77,20 @@ def _compiler() -> list[str]:
         ) from None
 
 
-def native_program(cache_dir: Path | None = None) -> Path:
+def cache_dir() -> Path:
+    """Where macsim keeps what it builds once (the shim client, the command directories)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "macsim"
+
+
+def native_program(cache: Path | None = None) -> Path:
     """The compiled client, built once per source version into a cache directory."""
     source = NATIVE_SOURCE.read_bytes()
     digest = hashlib.sha256(source).hexdigest()[:16]
-    cache_dir = cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "macsim"
-    target = cache_dir / f"macsim-{digest}"
+    directory = cache or cache_dir()
+    target = directory / f"macsim-{digest}"
     if target.exists():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.tmp")
     command = _compiler() + ["-O2", "-static", "-o", str(partial), str(NATIVE_SOURCE)]
     result = subprocess.run(command, capture_output=True, text=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import shims
-from .bridge import FrameReader, encode, native_program
+from .bridge import FrameReader, cache_dir, encode, native_program
 from .clock import Clock
 from .disk import Disk, OutsideDisk
 from .launchd import Launchd
@@ -248,7 +248,7 @@ class Machine:
             raise RuntimeError("this Machine has already run; make a new Machine on the same directory")
         # The socket path must stay short (108 bytes), so the runtime lives in /tmp.
         self._runtime_dir = Path(tempfile.mkdtemp(prefix="macsim-"))
-        self.runtime = Runtime.build(self._runtime_dir, self._native)
+        self.runtime = Runtime.shared(self._native, cache_dir()).with_run_dir(self._runtime_dir)
         self._deadline = time.monotonic() + self.limits.real_s
         self._open_server()
         try:
@@ -268,7 +268,7 @@ class Machine:
 
     def _keep_outputs(self) -> None:
         """Session outputs (the MDM script-job's) move from the runtime to the machine's folder."""
-        for output in sorted((self._runtime_dir / "run").glob("*.out")):
+        for output in sorted(self._runtime_dir.glob("*.out")):
             with output.open("rb") as source, (self.directory / output.name).open("ab") as target:
                 shutil.copyfileobj(source, target)
 

@@ -8,8 +8,10 @@ Mac. `bwrap_argv()` is a pure function from (disk, runtime) to the bubblewrap co
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +71,40 @@ SUPPORT_TOOLS = ("git-receive-pack", "git-upload-pack", "git-upload-archive", "g
 
 @dataclass(frozen=True)
 class Runtime:
-    """The host directory mounted at /.macsim inside every sandbox of one machine."""
+    """What is mounted at /.macsim inside the sandbox: the read-only part (program, step hook,
+    command directories), shared by every machine, and one machine's `run` directory (its
+    controller socket and session outputs)."""
 
     root: Path
+    run_dir: Path | None = None
+
+    @property
+    def run(self) -> Path:
+        return self.run_dir or self.root / "run"
 
     @property
     def socket_path(self) -> Path:
-        return self.root / "run" / "ctl.sock"
+        return self.run / "ctl.sock"
+
+    def with_run_dir(self, run_dir: Path) -> "Runtime":
+        return Runtime(self.root, run_dir)
+
+    @classmethod
+    def shared(cls, native: Path, cache_dir: Path) -> "Runtime":
+        """The read-only part, built once per (program, command lists, step hook) into
+        `cache_dir`: building it costs tens of milliseconds, more than a boot's steps."""
+        stamp = hashlib.sha256(native.read_bytes() + Path(__file__).read_bytes()
+                               + Path(__file__).with_name("stepper.bash").read_bytes()).hexdigest()[:16]
+        root = cache_dir / f"runtime-{stamp}"
+        if not (root / "complete").exists():
+            partial = Path(tempfile.mkdtemp(prefix=f"runtime-{stamp}.", dir=cache_dir))
+            cls.build(partial, native)
+            (partial / "complete").touch()
+            try:
+                os.rename(partial, root)
+            except OSError:  # another process built it first
+                shutil.rmtree(partial, ignore_errors=True)
+        return cls(root)
 
     def command_dir(self, mac_dir: str) -> Path:
         return self.root / "cmd" / mac_dir.strip("/").replace("/", "-")
@@ -166,7 +195,7 @@ def bwrap_argv(bwrap: str, disk_root: Path, runtime: Runtime, *, info_fd: int, c
     argv += [
         "--ro-bind", str(runtime.root / "bin"), f"{INSIDE}/bin",
         "--ro-bind", str(runtime.root / "lib"), f"{INSIDE}/lib",
-        "--bind", str(runtime.root / "run"), f"{INSIDE}/run",
+        "--bind", str(runtime.run), f"{INSIDE}/run",
         "--remount-ro", "/",
         "--chdir", "/",
     ]
