@@ -125,6 +125,7 @@ class Conn:
         self.line_mode = False
         self.line_buffer = b""
         self.ns_pid = 0
+        self.identity: tuple[str, str | None] | None = None  # (user, job), once known
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         self.host_pid = struct.unpack("3i", creds)[0]
         self.closed = False
@@ -477,8 +478,7 @@ class Machine:
             self._finish(Verdict.LIMIT_STEPS, f"{self.limits.steps} steps")
             return
         self._holder = request
-        request.job = self.job_of(request.conn.host_pid)
-        request.user = self.user_of(request.conn.host_pid)
+        request.user, request.job = self._identify(request.conn)
         if request.kind == "call":
             self._answer_call(request)
         else:
@@ -518,8 +518,8 @@ class Machine:
             self._poll_s = POLL_MIN_S
 
     def _drop(self, conn: Conn) -> None:
+        # No quiet hint here: a client hangs up as it exits, and its parent is about to run.
         conn.closed = True
-        self._quiet_hint = True
         self._pending = [r for r in self._pending if r.conn is not conn]
         try:
             self._selector.unregister(conn.sock)
@@ -561,7 +561,7 @@ class Machine:
         conn.ns_pid = int(fields[3])
         if kind == "bash":
             argv, _ = _argv_env(fields)
-            self.event("process-start", pid=conn.ns_pid, job=self.job_of(conn.host_pid),
+            self.event("process-start", pid=conn.ns_pid, job=self._identify(conn)[1],
                        argv=argv, cwd=fields[2].decode("utf-8", "replace"))
             conn.line_mode = True
             conn.send(encode("ok"))
@@ -578,7 +578,7 @@ class Machine:
         cwd = fields[2].decode("utf-8", "replace")
         host_pid = request.conn.host_pid
         call = Call(name=name, argv=argv, cwd=cwd, env=env, pid=request.ns_pid, host_pid=host_pid,
-                    user=self.user_of(host_pid), job=self.job_of(host_pid), machine=self)
+                    user=request.user, job=request.job, machine=self)
         conn = request.conn
 
         def reply(result, *, record: bool = False) -> None:
@@ -599,6 +599,7 @@ class Machine:
         if isinstance(result, Exec):
             # What the exec'd command writes belongs to the user it now runs as (sudo -u).
             request.user = self.user_of(host_pid)
+            request.conn.identity = (request.user, request.job)
         if result is DEFERRED:
             self._quiet_hint = True
         else:
@@ -663,6 +664,16 @@ class Machine:
             spawn.on_exit(status)
 
     # -- who is who --------------------------------------------------------------------
+
+    def _identify(self, conn: "Conn") -> tuple[str, str | None]:
+        """(user, job) of a connection's process, looked up once: a process keeps both for
+        its life, except through sudo's exec, which sets them again."""
+        if conn.identity is None:
+            lineage = self._lineage(conn.host_pid)
+            user = next((self._users[i.ns_pid] for i in lineage if i.ns_pid in self._users), "root")
+            job = next((self._by_ns_pid[i.ns_pid].label for i in lineage if i.ns_pid in self._by_ns_pid), None)
+            conn.identity = (user, job)
+        return conn.identity
 
     def _lineage(self, host_pid: int) -> list[ProcInfo]:
         if self.boot is None:
