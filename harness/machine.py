@@ -165,6 +165,7 @@ class Machine:
         self.trace = Trace(trace_path)
         self.launchd = Launchd(self)
         self.network = Network(self)
+        self.models: dict[str, object] = {}  # the fleet around the Mac (puppet, …), by name
         self.boot_count = 0
         self.steps = 0
         self.boot: Boot | None = None
