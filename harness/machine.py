@@ -18,7 +18,7 @@ import socket
 import struct
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Callable
@@ -40,6 +40,8 @@ HARNESS_VERSION = "0.1.0"
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.02
 BLOCKED_CONFIRMATIONS = 5
+#: How long one installer boot of a macOS update lasts (simulated).
+INSTALLER_BOOT_S = 600
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Limits:
 class Verdict(str, Enum):
     QUIET = "quiet"  # nothing running, nothing scheduled
     BLOCKED = "blocked"  # processes alive, all waiting for something that will never come
+    IDLE = "idle"  # what still runs waits for work from outside (a worker waiting for tasks)
     HALTED = "halted"  # shut down without restart
     POWER_OFF = "powered-off"  # the scenario cut the power and did not restore it
     LIMIT_BOOTS = "limit-boots"
@@ -166,6 +169,7 @@ class Machine:
         self.launchd = Launchd(self)
         self.network = Network(self)
         self.models: dict[str, object] = {}  # the fleet around the Mac (puppet, …), by name
+        self.ro_binds: list[tuple[Path, str]] = []  # host folders a model shows inside, read-only
         self.boot_count = 0
         self.steps = 0
         self.boot: Boot | None = None
@@ -188,6 +192,9 @@ class Machine:
         self._going_down: str | None = None  # "reboot" or "halt", once requested
         self._teardown_started = False
         self._power_loss_steps: set[int] = set()
+        self._update: tuple[MachineConfig, int] | None = None  # a macOS update in progress
+        self.last_loaded: list[str] = []  # launchd's labels when the last boot ended
+        self._outside_waits: list[Conn] = []
         self._boot_hooks: list[Callable[["Machine"], None]] = []
         self._watch: DiskWatch | None = None
         self._poll_s = POLL_MIN_S
@@ -204,42 +211,86 @@ class Machine:
         self._boot_hooks.append(hook)
 
     def start_script(self, script: bytes, *, name: str = "script.sh", args: tuple[str, ...] = (),
-                     at_boot: int = 1) -> None:
-        """Starts `script` once as root, the way an MDM script-job does: from a temporary path,
-        no TTY, launchd's minimal environment; the temporary copy is removed when it exits."""
-        def start(machine: Machine) -> None:
-            if machine.boot_count != at_boot:
-                return
-            folder = f"/private/tmp/com.apple.mdmclient.script.{machine.prng.child('mdm').randrange(16**8):08x}"
+                     at_s: float = 0.0, session: str = "mdm-script-job") -> None:
+        """Starts `script` once as root in the first boot, `at_s` simulated seconds in.
+
+        session "mdm-script-job": the way an MDM script-job runs it (mdmclient, a system
+        daemon: from a temporary path, no TTY, launchd's minimal environment; the temporary
+        copy is removed when it exits). session "ssh-session": an operator's ssh or Bolt
+        session (root's login environment; a user-session context; it dies with a reboot).
+        What it prints is kept beside the machine (`output(session)`).
+        """
+        def spawn() -> None:
+            token = f"{self.prng.child(session).randrange(16**8):08x}"
+            if session == "ssh-session":
+                folder = f"/private/tmp/bolt-{token}"
+                env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/zsh", "USER": "root",
+                       "LOGNAME": "root", "HOME": "/var/root", "TERM": "xterm-256color",
+                       "SSH_CONNECTION": "10.49.56.10 52144 10.49.40.21 22"}
+            else:
+                folder = f"/private/tmp/com.apple.mdmclient.script.{token}"
+                env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/sh", "USER": "root",
+                       "LOGNAME": "root", "HOME": "/var/root", "TMPDIR": "/private/tmp/"}
             path = f"{folder}/{name}"
-            machine.disk.add_file(path, script, mode=0o755)
-            env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/sh", "USER": "root",
-                   "LOGNAME": "root", "HOME": "/var/root", "TMPDIR": "/private/tmp/"}
+            self.disk.add_file(path, script, mode=0o755)
 
             def cleanup(_status: int) -> None:
-                host = machine.disk.host_path(folder)
-                shutil.rmtree(host, ignore_errors=True)
+                shutil.rmtree(self.disk.host_path(folder), ignore_errors=True)
 
             # mdmclient keeps a script-job's output for the MDM console; here it lands beside
             # the machine, outside the Mac's disk, where the timeline can show it.
-            output = f"{INSIDE}/run/mdm-script-job.out"
-            machine.spawn(["/bin/bash", path, *args], env, label=None, session="mdm-script-job",
-                          stdout=output, stderr=output, on_exit=cleanup)
-        self.at_boot(start)
+            output = f"{INSIDE}/run/{session}.out"
+            self.spawn(["/bin/bash", path, *args], env, label=None, session=session,
+                       stdout=output, stderr=output, on_exit=cleanup)
+
+        def at_boot(machine: "Machine") -> None:
+            if machine.boot_count != 1:
+                return
+            if at_s <= machine.clock.now_s:
+                spawn()
+            else:
+                machine.clock.call_at(at_s, f"start {session}", spawn, scope="boot")
+        self.at_boot(at_boot)
 
     def power_loss_at_step(self, step: int) -> None:
         """Cuts the power just before global step `step` would run."""
         self._power_loss_steps.add(step)
 
     def schedule(self, at_s: float, what: str) -> None:
-        """A scenario event at simulated time `at_s`: "reboot", "power-loss" or "halt"."""
+        """A scenario event at simulated time `at_s`: "reboot", "halt", "power-loss" (the power
+        comes back) or "power-off" (it does not)."""
         def fire() -> None:
             self.trace.append(self.clock.now_s, self.boot_count, "scheduled", what=what)
             if what == "power-loss":
                 self._power_loss("scheduled")
+            elif what == "power-off":
+                self.event("power-loss", cause="scheduled, not restored")
+                self._end_boot()
+                self._finish(Verdict.POWER_OFF, "the power was cut and not restored")
             else:
                 self.request_shutdown("halt" if what == "halt" else "reboot", cause=f"scheduled {what}")
         self.clock.call_at(at_s, f"scheduled {what}", fire, priority=-1)
+
+    def schedule_action(self, at_s: float, label: str, action: Callable[[], None]) -> None:
+        """Something the world does to the Mac at `at_s` (MDM delivers a file, a commit is
+        pushed), whichever boot the Mac is in then."""
+        def fire() -> None:
+            self.event("scheduled", what=label)
+            action()
+            self._drain_files()
+        self.clock.call_at(at_s, label, fire, priority=-1)
+
+    def schedule_update(self, at_s: float, *, version: str, build: str, kernel_release: str,
+                        reboots: int = 1) -> None:
+        """MDM pushes a macOS update at `at_s`: the Mac restarts into the installer, which boots
+        `reboots - 1` more times running Apple's code only (no third-party LaunchDaemons),
+        then boots into the new version (macos-behaviour.md §9.1)."""
+        def fire() -> None:
+            self.event("scheduled", what=f"macOS update to {version} ({build})", reboots=reboots)
+            self._update = (replace(self.config, macos_version=version, build_version=build,
+                                    kernel_release=kernel_release), reboots)
+            self.request_shutdown("reboot", cause=f"macOS update to {version}")
+        self.clock.call_at(at_s, f"macOS update to {version}", fire, priority=-1)
 
     # -- running -----------------------------------------------------------------------
 
@@ -306,18 +357,38 @@ class Machine:
         self._spawns.clear()
         self._by_ns_pid.clear()
         self._pending.clear()
+        self._outside_waits.clear()
         self._holder = None
         self._acks_outstanding = 0
-        self.boot = Boot(self._bwrap, self.disk.root, self.runtime)
+        self.boot = Boot(self._bwrap, self.disk.root, self.runtime, tuple(self.ro_binds))
         self._selector.register(self.boot.events_fd, selectors.EVENT_READ, "init")
         # Not in the selector: file changes are drained at each step, so that each change
         # belongs to the step that made it.
         self._watch = DiskWatch(self.disk.root)
         self._await_init_ready()
         self.network.booted()
+        if self._update is not None:
+            self._installer_boot()
+            return
         self.launchd.boot()
         for hook in self._boot_hooks:
             hook(self)
+
+    def _installer_boot(self) -> None:
+        """A boot of the macOS installer: only Apple's code runs, then it restarts."""
+        new_config, boots_left = self._update
+        if boots_left <= 1:
+            self._update = None
+            self.config = new_config
+            self.event("macos-updated", version=new_config.macos_version, build=new_config.build_version)
+            self.launchd.boot()
+            for hook in self._boot_hooks:
+                hook(self)
+            return
+        self._update = (new_config, boots_left - 1)
+        self.event("installer-boot", boots_left=boots_left - 1)
+        self.clock.call_later(INSTALLER_BOOT_S, "installer restarts",
+                              lambda: self.request_shutdown("reboot", cause="macOS installer"))
 
     def _await_init_ready(self) -> None:
         deadline = time.monotonic() + 10
@@ -330,6 +401,7 @@ class Machine:
     def _end_boot(self) -> None:
         if self.boot is None:
             return
+        self.last_loaded = sorted(self.launchd.jobs)
         self.launchd.forget_boot()
         # Kill first: a process whose connection closes while it is still alive would take
         # the missing answer as a go-ahead.
@@ -445,10 +517,20 @@ class Machine:
             self._finish_shutdown()
         elif not live:
             self._finish(Verdict.QUIET, "no process running, nothing scheduled")
-        elif self._confirm_blocked():
+        elif not self._confirm_blocked():
+            return
+        elif any(not conn.closed for conn in self._outside_waits):
+            waiting = sorted(conn.ns_pid for conn in self._outside_waits if not conn.closed)
+            self._finish(Verdict.IDLE, f"nothing left to do but wait for outside work (pids {waiting})")
+        else:
             names = ", ".join(f"{p.ns_pid}:{p.name} ({_waiting_in(p.host_pid)})"
                               for p in sorted(live, key=lambda p: p.ns_pid))
             self._finish(Verdict.BLOCKED, f"every process waits for something that never comes: {names}")
+
+    def wait_for_outside_work(self, call: Call) -> None:
+        """A model's process now waits for work from outside the Mac (a worker for tasks):
+        if nothing else is left to happen, the run ends `idle`, not `blocked`."""
+        self._outside_waits.append(self._holder.conn)
 
     def _confirm_blocked(self) -> bool:
         """A run must not end on a glimpse: look again, over about a tenth of a real second."""

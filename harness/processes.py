@@ -119,13 +119,14 @@ def _read_info(fd: int) -> dict:
 class Boot:
     """The sandbox of one boot: its pid namespace, its init and the channel to it."""
 
-    def __init__(self, bwrap: str, disk_root: Path, runtime: Runtime) -> None:
+    def __init__(self, bwrap: str, disk_root: Path, runtime: Runtime,
+                 ro_binds: tuple[tuple[Path, str], ...] = ()) -> None:
         _NS_PIDS.clear()  # host pids of an earlier boot may come back as other processes
         init_cmd_r, self._cmd_w = os.pipe()
         self._events_r, init_events_w = os.pipe()
         info_r, info_w = os.pipe()
         argv = bwrap_argv(bwrap, disk_root, runtime, info_fd=info_w,
-                          command=[f"{INSIDE}/bin/macsim-init"])
+                          command=[f"{INSIDE}/bin/macsim-init"], ro_binds=ro_binds)
 
         def wire_init_fds() -> None:
             # bwrap passes inherited descriptors through to the command: init reads its

@@ -18,6 +18,7 @@ from pathlib import Path
 from .disk import DISK_TOP_LEVEL, DISK_TOP_SYMLINKS, USR_LOCAL
 
 HOST_USR = Path("/usr")
+HOST_GIT_CORE = Path("/usr/lib/git-core")
 INSIDE = "/.macsim"  # where the runtime is mounted inside the sandbox
 
 # Commands the controller answers, at their macOS paths.
@@ -94,7 +95,8 @@ class Runtime:
         """The read-only part, built once per (program, command lists, step hook) into
         `cache_dir`: building it costs tens of milliseconds, more than a boot's steps."""
         stamp = hashlib.sha256(native.read_bytes() + Path(__file__).read_bytes()
-                               + Path(__file__).with_name("stepper.bash").read_bytes()).hexdigest()[:16]
+                               + Path(__file__).with_name("stepper.bash").read_bytes()
+                               + Path(__file__).with_name("git-remote-https").read_bytes()).hexdigest()[:16]
         root = cache_dir / f"runtime-{stamp}"
         if not (root / "complete").exists():
             partial = Path(tempfile.mkdtemp(prefix=f"runtime-{stamp}.", dir=cache_dir))
@@ -120,10 +122,21 @@ class Runtime:
         for alias in ("macsim-init", "macsim-step"):
             _relink(root / "bin" / alias, "macsim")
         shutil.copy2(Path(__file__).with_name("stepper.bash"), root / "lib" / "stepper.bash")
+        shutil.copy2(Path(__file__).with_name("git-remote-https"), root / "lib" / "git-remote-https")
+        runtime._build_git_core()
         shim_names = {name for names in (*SHIMS.values(), *NOT_SIMULATED.values()) for name in names}
         for mac_dir in sorted(set(MACOS_TOOLS) | set(SHIMS) | set(NOT_SIMULATED)):
             runtime._build_command_dir(mac_dir, shim_names)
         return runtime
+
+    def _build_git_core(self) -> None:
+        """git's exec-path with our https transport in place of the host's (no network)."""
+        target = self.root / "git-core"
+        target.mkdir(exist_ok=True)
+        for entry in sorted(os.listdir(HOST_GIT_CORE)) if HOST_GIT_CORE.is_dir() else []:
+            _relink(target / entry, f"{INSIDE}/host{HOST_GIT_CORE}/{entry}")
+        for name in ("git-remote-http", "git-remote-https"):
+            _relink(target / name, f"{INSIDE}/lib/git-remote-https")
 
     def _build_command_dir(self, mac_dir: str, shim_names: set[str]) -> None:
         target = self.command_dir(mac_dir)
@@ -165,7 +178,8 @@ def _host_tool(name: str) -> str | None:
     return None
 
 
-def bwrap_argv(bwrap: str, disk_root: Path, runtime: Runtime, *, info_fd: int, command: list[str]) -> list[str]:
+def bwrap_argv(bwrap: str, disk_root: Path, runtime: Runtime, *, info_fd: int, command: list[str],
+               ro_binds: tuple[tuple[Path, str], ...] = ()) -> list[str]:
     """The bubblewrap command that runs `command` inside the Mac.
 
     `/` is an empty tmpfs made read-only at the end; each top-level folder of the Mac's disk is
@@ -196,6 +210,12 @@ def bwrap_argv(bwrap: str, disk_root: Path, runtime: Runtime, *, info_fd: int, c
         "--ro-bind", str(runtime.root / "bin"), f"{INSIDE}/bin",
         "--ro-bind", str(runtime.root / "lib"), f"{INSIDE}/lib",
         "--bind", str(runtime.run), f"{INSIDE}/run",
+    ]
+    if (runtime.root / "git-core").is_dir() and HOST_GIT_CORE.is_dir():
+        argv += ["--ro-bind", str(runtime.root / "git-core"), str(HOST_GIT_CORE)]
+    for host, inside in ro_binds:
+        argv += ["--ro-bind", str(host), inside]
+    argv += [
         "--remount-ro", "/",
         "--chdir", "/",
     ]

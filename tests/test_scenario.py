@@ -475,7 +475,7 @@ def test_an_unknown_event_kind_lists_the_kinds_and_suggests_one(tmp_path):
 
 def test_an_unknown_verdict_lists_the_verdicts(tmp_path):
     err = error(tmp_path, '[expect]\nverdict = "ok"\n')
-    assert err.expected == ('one of "quiet", "blocked", "halted", "powered-off", "limit-boots", '
+    assert err.expected == ('one of "quiet", "blocked", "idle", "halted", "powered-off", "limit-boots", '
                             '"limit-simulated-time", "limit-steps", "limit-real-time"')
 
 

@@ -1,6 +1,6 @@
 """The network as the Mac sees it: down after each boot until its time, then up.
 
-Fakes: DNS (dscacheutil, scutil -w). Fault model: after every boot, name look-ups fail for
+Fakes: DNS (dscacheutil, scutil -w) and reaching GitHub (the flag git's transport reads). Fault model: after every boot, name look-ups fail for
 `network_up_after_s` simulated seconds (macos-behaviour.md §13: a RunAtLoad daemon can run
 before DHCP and DNS are ready). The sandbox has no real network at all: git reaches its remote
 through the file system.
@@ -19,7 +19,20 @@ class Network:
         self.boot_started_s = 0.0
 
     def booted(self) -> None:
+        """A boot began: the network is down until its time (git's transport reads the flag)."""
         self.boot_started_s = self.machine.clock.now_s
+        flag = self.machine.runtime.run / "network-down"
+        delay_s = self.machine.config.network_up_after_s
+        if delay_s <= 0:
+            flag.unlink(missing_ok=True)
+            return
+        flag.touch()
+        self.machine.event("network", state="down", until_s=self.up_at_s())
+        self.machine.clock.call_later(delay_s, "network up", self._up)
+
+    def _up(self) -> None:
+        (self.machine.runtime.run / "network-down").unlink(missing_ok=True)
+        self.machine.event("network", state="up")
 
     def up_at_s(self) -> float:
         return self.boot_started_s + self.machine.config.network_up_after_s

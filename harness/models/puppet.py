@@ -133,6 +133,13 @@ class Puppet:
         disk = self.machine.disk
         written = []
         for item in role.get("files", []):
+            if "link" in item:
+                existing = disk.host_path(item["path"], follow_last=False)
+                if existing.is_symlink():  # puppet manages it: a second apply changes nothing
+                    existing.unlink()
+                disk.add_symlink(item["path"], item["link"])
+                written.append(item["path"])
+                continue
             if "plist" in item:
                 content = plistlib.dumps(item["plist"], sort_keys=True)
             elif item.get("from") == "script-under-test":

@@ -76,4 +76,4 @@ def usage(text: str, status: int = 64) -> Answer:
 
 from . import files, power, sudo, system  # noqa: E402,F401  (registration side effects)
 from .. import launchctl  # noqa: E402,F401
-from ..models import puppet  # noqa: E402,F401
+from ..models import puppet, worker  # noqa: E402,F401

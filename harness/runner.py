@@ -1,0 +1,258 @@
+"""Runs a scenario against a script: builds the Mac it describes, runs it, checks what it expects.
+
+A scenario's verdict is "pass" when every expectation holds, "fail" when one does not (each
+failed expectation is a violation naming what was expected, what happened, and the boot and
+step where the trace shows it), and "error" when the run could not be judged (a limit was hit
+that the scenario did not expect).
+"""
+from __future__ import annotations
+
+import hashlib
+import plistlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .disk import DEFAULT_ACCOUNTS, Disk
+from .machine import Machine, RunResult
+from .models.git import GitHub
+from .models.puppet import Apply, Puppet
+from .scenario import (DeliverFile, DeliverProfile, Fact, FactKind, Halt, MacosUpdate, PowerLoss,
+                       PushCommit, Reboot, Scenario, StartHow)
+from .trace import Event
+
+BOOTSTRAP_LABEL = "com.mozilla.ronin-puppet-bootstrap"
+BOOTSTRAP_PLIST = "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist"
+BOOTSTRAP_COPY = "/usr/local/sbin/ronin-puppet-bootstrap.sh"
+SEMAPHORE = "/private/var/tmp/semaphore/run-buildbot"
+SESSIONS = {StartHow.MDM_SCRIPT_JOB: "mdm-script-job", StartHow.SSH: "ssh-session"}
+
+
+@dataclass
+class Violation:
+    invariant: str  # "expect" for a scenario's own expectations
+    message: str
+    boot: int | None = None
+    step: int | None = None
+
+    def to_json(self) -> dict:
+        return {"invariant": self.invariant, "message": self.message, "boot": self.boot, "step": self.step}
+
+
+@dataclass
+class ScenarioRun:
+    scenario: Scenario
+    verdict: str  # pass | fail | error
+    violations: list[Violation] = field(default_factory=list)
+    result: RunResult | None = None
+    machine: Machine | None = None
+    trace_path: Path | None = None
+
+
+def build_machine(scenario: Scenario, script: bytes, script_name: str, directory: Path, *,
+                  seed: int | None = None, trace_path: Path | None = None) -> Machine:
+    """The Mac of a scenario, prepared and ready to run."""
+    host = scenario.host
+    Disk.create(directory / "disk", accounts=DEFAULT_ACCOUNTS + tuple(host.accounts),
+                hostname=host.hostname.split(".")[0])
+    machine = Machine(directory, config=scenario.machine_config(), seed=scenario.seed if seed is None else seed,
+                      limits=scenario.limits, trace_path=trace_path)
+    disk = machine.disk
+    if host.role is not None:
+        disk.add_file("/etc/puppet_role", host.role + "\n")
+    if host.vault:
+        disk.add_file("/var/root/vault.yaml", "# secrets for puppet (simulated)\nvault: {}\n", mode=0o600)
+    for spec in host.files:
+        disk.add_file(spec.path, spec.content, owner=spec.owner, group=spec.group, mode=spec.mode)
+    if host.puppet_installed:
+        applies = tuple(Apply(a.exit_code, a.duration_s, a.output, a.tcc.value) for a in scenario.puppet.applies)
+        Puppet(machine, role_model=scenario.puppet.role_model.value, applies=applies, script=script,
+               autologin=host.autologin, sip=host.sip).install()
+    machine.models["github"] = github = GitHub(machine, directory / "remotes")
+    github.install()
+    _start(machine, scenario, script, script_name)
+    for event in scenario.events:
+        _schedule(machine, event, github)
+    return machine
+
+
+def _start(machine: Machine, scenario: Scenario, script: bytes, name: str) -> None:
+    start = scenario.start
+    if start.how in SESSIONS:
+        machine.start_script(script, name=name, args=start.args, at_s=start.at_s,
+                             session=SESSIONS[start.how])
+    elif start.how is StartHow.DAEMON:
+        # As the reboot-survivable change leaves a host: its copy and its plist, loaded at boot.
+        machine.disk.add_file(BOOTSTRAP_COPY, script, mode=0o755)
+        machine.disk.add_file(BOOTSTRAP_PLIST, plistlib.dumps({
+            "Label": BOOTSTRAP_LABEL, "ProgramArguments": ["/bin/bash", BOOTSTRAP_COPY],
+            "RunAtLoad": True, "LaunchOnlyOnce": True,
+            "StandardOutPath": "/var/log/ronin-puppet-bootstrap.log",
+            "StandardErrorPath": "/var/log/ronin-puppet-bootstrap.log",
+            "EnvironmentVariables": {"LANG": "en_US.UTF-8",
+                                     "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:/opt/puppetlabs/bin"}}))
+
+
+def _schedule(machine: Machine, event, github: GitHub) -> None:
+    if isinstance(event, Reboot):
+        machine.schedule(event.at_s, "reboot")
+    elif isinstance(event, Halt):
+        machine.schedule(event.at_s, "halt")
+    elif isinstance(event, PowerLoss):
+        machine.schedule(event.at_s, "power-loss" if event.restored else "power-off")
+    elif isinstance(event, MacosUpdate):
+        machine.schedule_update(event.at_s, version=event.to_version, build=event.to_build,
+                                kernel_release=event.to_kernel_release, reboots=event.reboots)
+    elif isinstance(event, DeliverFile):
+        spec = event.file
+        machine.schedule_action(event.at_s, f"MDM delivers {spec.path}", lambda: machine.disk.add_file(
+            spec.path, spec.content, owner=spec.owner, group=spec.group, mode=spec.mode))
+    elif isinstance(event, DeliverProfile):
+        path = f"/Library/Managed Preferences/{event.identifier}.plist"
+        machine.schedule_action(event.at_s, f"MDM installs profile {event.identifier}",
+                                lambda: machine.disk.add_file(path, event.payload))
+    elif isinstance(event, PushCommit):
+        machine.schedule_action(event.at_s, f"a commit is pushed to {event.branch}",
+                                lambda: github.push_commit(event.message, event.branch))
+
+
+def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory: Path, *,
+                 seed: int | None = None, trace_path: Path | None = None) -> ScenarioRun:
+    """Runs `script` on the scenario's Mac in `directory` (absent or empty) and judges it."""
+    machine = build_machine(scenario, script, script_name, directory, seed=seed, trace_path=trace_path)
+    result = machine.run()
+    run = ScenarioRun(scenario, "pass", result=result, machine=machine, trace_path=trace_path)
+    run.violations = check_expectations(scenario, machine, result)
+    if run.violations:
+        expected = scenario.expect.verdict
+        limit_hit = result.verdict.value.startswith("limit") and expected != result.verdict
+        run.verdict = "error" if limit_hit else "fail"
+    return run
+
+
+# -- expectations -----------------------------------------------------------------------------
+
+def check_expectations(scenario: Scenario, machine: Machine, result: RunResult) -> list[Violation]:
+    expect, events = scenario.expect, result.trace.events
+    found: list[Violation] = []
+    last_boot = result.boots
+    if expect.verdict is not None and result.verdict != expect.verdict:
+        found.append(Violation("expect", f"verdict: expected {expect.verdict.value}, got "
+                                         f"{result.verdict.value} ({result.detail})", last_boot))
+    if expect.boots is not None and result.boots != expect.boots:
+        found.append(Violation("expect", f"boots: expected {expect.boots}, got {result.boots}", last_boot))
+    if expect.boots_at_most is not None and result.boots > expect.boots_at_most:
+        found.append(Violation("expect", f"boots: expected at most {expect.boots_at_most}, got {result.boots}",
+                               last_boot))
+    for want in expect.files:
+        found += _check_file(machine, want, last_boot)
+    for want in expect.loaded:
+        loaded = want.label in machine.last_loaded
+        if loaded != want.loaded:
+            found.append(Violation("expect", f"{want.label}: expected {'loaded' if want.loaded else 'not loaded'} "
+                                             f"in launchd at the end, it was {'' if loaded else 'not '}loaded",
+                                   last_boot))
+    for fact in expect.facts:
+        message = _check_fact(fact, events, machine, result)
+        if message:
+            found.append(Violation("expect", f"{fact.kind.value}: {message}", last_boot))
+    return found
+
+
+def _check_file(machine: Machine, want, boot: int) -> list[Violation]:
+    host = machine.disk.host_path(want.path)
+    present = host.exists()
+    if present != want.present:
+        return [Violation("expect", f"{want.path}: expected {'present' if want.present else 'absent'}, "
+                                    f"it is {'present' if present else 'absent'}", boot)]
+    if not present:
+        return []
+    problems = []
+    text = host.read_bytes().decode("utf-8", "replace") if host.is_file() else ""
+    if want.content is not None and text != want.content:
+        problems.append(f"content: expected {want.content!r}, found {text[:200]!r}")
+    if want.contains is not None and want.contains not in text:
+        problems.append(f"expected to contain {want.contains!r}, found {text[:200]!r}")
+    if want.mode is not None and host.stat().st_mode & 0o7777 != want.mode:
+        problems.append(f"mode: expected {want.mode:04o}, found {host.stat().st_mode & 0o7777:04o}")
+    owner, group = machine.disk.owner(want.path)
+    if want.owner is not None and owner != want.owner:
+        problems.append(f"owner: expected {want.owner}, found {owner}")
+    if want.group is not None and group != want.group:
+        problems.append(f"group: expected {want.group}, found {group}")
+    return [Violation("expect", f"{want.path}: {p}", boot) for p in problems]
+
+
+def _file_events(events: list[Event], path: str, changes: tuple[str, ...]) -> list[Event]:
+    return [e for e in events if e.kind == "file" and e.data["path"] == path and e.data["change"] in changes]
+
+
+def _count(fact: Fact, n: int, what: str) -> str | None:
+    if fact.count is not None and n != fact.count:
+        return f"expected {fact.count} {what}, found {n}"
+    if fact.at_least is not None and n < fact.at_least:
+        return f"expected at least {fact.at_least} {what}, found {n}"
+    if fact.at_most is not None and n > fact.at_most:
+        return f"expected at most {fact.at_most} {what}, found {n}"
+    if fact.count is None and fact.at_least is None and fact.at_most is None and n < 1:
+        return f"expected at least one {what}, found none"
+    return None
+
+
+def _in_boot(events: list[Event], fact: Fact) -> list[Event]:
+    return [e for e in events if fact.at_boot is None or e.boot == fact.at_boot]
+
+
+def _check_fact(fact: Fact, events: list[Event], machine: Machine, result: RunResult) -> str | None:
+    kind = fact.kind
+    where = f" in boot {fact.at_boot}" if fact.at_boot is not None else ""
+    written = ("created", "moved-here", "written")
+    if kind is FactKind.BOOTSTRAP_DAEMON_INSTALLED:
+        return None if _in_boot(_file_events(events, BOOTSTRAP_PLIST, written), fact) else f"its plist was not written{where}"
+    if kind is FactKind.BOOTSTRAP_DAEMON_NEVER_INSTALLED:
+        hits = _file_events(events, BOOTSTRAP_PLIST, written)
+        return f"its plist was written in boot {hits[0].boot}" if hits else None
+    if kind is FactKind.BOOTSTRAP_DAEMON_REMOVED:
+        removed = _in_boot(_file_events(events, BOOTSTRAP_PLIST, ("removed", "moved-away")), fact)
+        left = [p for p in (BOOTSTRAP_PLIST, BOOTSTRAP_COPY) if machine.disk.host_path(p).exists()]
+        if not removed:
+            return f"its plist was not removed{where}"
+        return f"still on disk at the end: {', '.join(left)}" if left else None
+    if kind is FactKind.PUPPET_APPLIED:
+        return _count(fact, len(_in_boot([e for e in events if e.kind == "puppet-apply"], fact)),
+                      f"puppet applies{where}")
+    if kind in (FactKind.PUPPET_ENV, FactKind.PUPPET_FACT):
+        key = fact.name if kind is FactKind.PUPPET_ENV else f"FACTER_{fact.name}"
+        applies = [e for e in events if e.kind == "puppet-apply"]
+        if not applies:
+            return "puppet never applied"
+        wrong = [e for e in applies if e.data["facts"].get(key, e.data.get("env", {}).get(key)) != fact.value]
+        if wrong:
+            seen = wrong[0].data["facts"].get(key)
+            return f"apply {wrong[0].data['number']} (boot {wrong[0].boot}) had {key}={seen!r}, expected {fact.value!r}"
+        return None
+    if kind is FactKind.SEMAPHORE_WRITTEN:
+        hits = _in_boot(_file_events(events, SEMAPHORE, written), fact)
+        return None if hits else f"/var/tmp/semaphore/run-buildbot was not written{where}"
+    if kind is FactKind.SEMAPHORE_NEVER_WRITTEN:
+        hits = _file_events(events, SEMAPHORE, written)
+        return f"it was written in boot {hits[0].boot}" if hits else None
+    if kind is FactKind.REBOOTED:
+        asked = [e for e in events if e.kind == "shutdown" and e.data["how"] == "reboot"
+                 and not e.data["cause"].startswith("scheduled")]
+        return _count(fact, len(asked), "reboots on request")
+    if kind is FactKind.SCRIPT_EXITED:
+        exits = [e for e in events if e.kind == "process-exit" and e.job in SESSIONS.values()]
+        if not exits:
+            return "the script never exited (it was killed by a reboot or is still running)"
+        status = exits[-1].data.get("status")
+        return None if status == fact.status else f"expected status {fact.status}, got {status or exits[-1].data}"
+    if kind is FactKind.CHECKOUT_CURRENT:
+        github = machine.models["github"]
+        return github.checkout_is_current()
+    return f"not modelled yet: macsim cannot tell whether {kind.value} holds"
+
+
+def script_identity(path: Path) -> dict:
+    content = path.read_bytes()
+    return {"path": str(path), "sha256": hashlib.sha256(content).hexdigest()}
+
