@@ -40,20 +40,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"macsim {HARNESS_VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="boot a fresh Mac, start the script once as an MDM script-job, follow every boot",
-        description="Boot a fresh default Mac (macOS 15, Apple silicon), start SCRIPT once as root "
-                    "the way an MDM script-job does, and follow every boot until the Mac is quiet "
-                    "or a limit is reached. Prints a per-boot timeline.",
+        "run", help="run the script on scenarios' Macs, or once on a fresh Mac",
+        description="With SCENARIO files or folders: run the script on the Mac each scenario "
+                    "describes and check what it expects (exit 0 when all pass, 1 when one fails). "
+                    "Without: boot a fresh default Mac (macOS 15, Apple silicon), start the script "
+                    "once as root the way an MDM script-job does, and follow every boot until the "
+                    "Mac is quiet or a limit is reached, printing a per-boot timeline.",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    run.add_argument("scenarios", nargs="*", type=Path, metavar="SCENARIO",
+                     help="scenario files (*.toml) or folders of them (see docs/scenarios.md)")
     run.add_argument("--script", type=Path, default=None, metavar="PATH",
                      help=f"the bootstrap to run (default: the built-in {DEFAULT_SCRIPT.name})")
-    run.add_argument("--seed", type=int, default=0, help="orders concurrent jobs and launchd's boot order (default 0)")
+    run.add_argument("--seed", type=int, default=None,
+                     help="orders concurrent jobs and launchd's boot order (default: the scenario's, else 0)")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="with scenarios: write JUnit XML to FILE")
+    run.add_argument("--timeline", action="store_true", help="with scenarios: print every run's timeline")
     run.add_argument("--json", type=Path, metavar="FILE", help="write a summary as JSON to FILE")
     run.add_argument("--trace", type=Path, metavar="FILE",
-                     help="write the trace (JSON lines) to FILE (default: beside --json or in --keep-disk)")
+                     help="write the trace (JSON lines) to FILE (default: beside --json or in --keep-disk); "
+                          "with scenarios, a new folder for one trace per scenario")
     run.add_argument("--keep-disk", type=Path, metavar="DIR",
                      help="leave the Mac's disk and ownership table in DIR (absent or empty) afterwards")
-    run.add_argument("--max-boots", type=int, default=Limits.boots, metavar="N")
+    run.add_argument("--max-boots", type=int, default=Limits.boots, metavar="N",
+                     help="limits of a run without scenarios (a scenario sets its own in [limits])")
     run.add_argument("--max-steps", type=int, default=Limits.steps, metavar="N")
     run.add_argument("--max-simulated-s", type=float, default=Limits.simulated_s, metavar="S")
     run.add_argument("--max-real-s", type=float, default=Limits.real_s, metavar="S")
@@ -85,7 +94,37 @@ def _not_existing(path: Path | None, option: str) -> None:
                          f"Remove it or choose another name.")
 
 
+def scenarios_command(args: argparse.Namespace) -> int:
+    from .scenario import ScenarioError, format_error, load_scenarios
+    from .suite import run_suite, write_json, write_junit
+
+    script = _script(args.script)
+    for option, path in (("--json", args.json), ("--junit", args.junit)):
+        _not_existing(path, option)
+    keep = _empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
+    try:
+        scenarios = load_scenarios(args.scenarios)
+    except ScenarioError as error:
+        print(format_error(error), file=sys.stderr)
+        return EXIT_USAGE
+    traces = args.trace or (args.json.with_suffix(".traces") if args.json else
+                            Path(tempfile.mkdtemp(prefix="macsim-traces-")))
+    _empty_dir(traces, "--trace")
+    traces.mkdir(parents=True, exist_ok=True)
+    runs = run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
+                     keep_disks=keep)
+    print(f"traces: {traces}")
+    if args.json:
+        write_json(args.json, runs, script, args.seed)
+    if args.junit:
+        write_junit(args.junit, runs, script)
+    return EXIT_OK if all(run.verdict == "pass" for run in runs) else EXIT_FAILED
+
+
 def run_command(args: argparse.Namespace) -> int:
+    if args.scenarios:
+        return scenarios_command(args)
+    args.seed = args.seed or 0
     script = _script(args.script)
     keep = _empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
     _not_existing(args.json, "--json")

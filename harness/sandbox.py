@@ -123,20 +123,10 @@ class Runtime:
             _relink(root / "bin" / alias, "macsim")
         shutil.copy2(Path(__file__).with_name("stepper.bash"), root / "lib" / "stepper.bash")
         shutil.copy2(Path(__file__).with_name("git-remote-https"), root / "lib" / "git-remote-https")
-        runtime._build_git_core()
         shim_names = {name for names in (*SHIMS.values(), *NOT_SIMULATED.values()) for name in names}
         for mac_dir in sorted(set(MACOS_TOOLS) | set(SHIMS) | set(NOT_SIMULATED)):
             runtime._build_command_dir(mac_dir, shim_names)
         return runtime
-
-    def _build_git_core(self) -> None:
-        """git's exec-path with our https transport in place of the host's (no network)."""
-        target = self.root / "git-core"
-        target.mkdir(exist_ok=True)
-        for entry in sorted(os.listdir(HOST_GIT_CORE)) if HOST_GIT_CORE.is_dir() else []:
-            _relink(target / entry, f"{INSIDE}/host{HOST_GIT_CORE}/{entry}")
-        for name in ("git-remote-http", "git-remote-https"):
-            _relink(target / name, f"{INSIDE}/lib/git-remote-https")
 
     def _build_command_dir(self, mac_dir: str, shim_names: set[str]) -> None:
         target = self.command_dir(mac_dir)
@@ -211,8 +201,10 @@ def bwrap_argv(bwrap: str, disk_root: Path, runtime: Runtime, *, info_fd: int, c
         "--ro-bind", str(runtime.root / "lib"), f"{INSIDE}/lib",
         "--bind", str(runtime.run), f"{INSIDE}/run",
     ]
-    if (runtime.root / "git-core").is_dir() and HOST_GIT_CORE.is_dir():
-        argv += ["--ro-bind", str(runtime.root / "git-core"), str(HOST_GIT_CORE)]
+    # git-remote-https is a link to git-remote-http: one file bound over it is git's https.
+    if (HOST_GIT_CORE / "git-remote-http").exists():
+        argv += ["--ro-bind", str(runtime.root / "lib" / "git-remote-https"),
+                 str(HOST_GIT_CORE / "git-remote-http")]
     for host, inside in ro_binds:
         argv += ["--ro-bind", str(host), inside]
     argv += [
