@@ -481,8 +481,13 @@ class Machine:
         if self._acks_outstanding:
             return
         if self._going_down and not self._teardown_started:
-            self._drain_files()
-            self._teardown()
+            # Let every process reach its next step (or block) first: where the SIGTERM finds
+            # the caller of `shutdown` must not depend on timing.
+            if not self.boot.quiescent():
+                return
+            if not self._drain_nowait():
+                self._drain_files()
+                self._teardown()
             return
         if self._pending and len(self._pending) == 1 and self._only_one_can_run(self._pending[0]):
             # The others are blocked, so anything they sent is already in our sockets.
@@ -500,7 +505,10 @@ class Machine:
             return  # a message sent before everyone blocked: decide again with it
         if self._pending:
             ordered = sorted(self._pending, key=lambda r: (r.ns_pid, r.kind))
-            self._grant(ordered[self.prng.child("schedule").randrange(len(ordered))])
+            # Draw only for a real choice: whether a lone request was granted here or on the
+            # fast path depends on timing, and must not shift the seeded stream.
+            pick = self.prng.child("schedule").randrange(len(ordered)) if len(ordered) > 1 else 0
+            self._grant(ordered[pick])
             return
         self._drain_files()
         timer = self.clock.next_due()
@@ -789,13 +797,15 @@ class Machine:
             return
         holder = self._holder
         user = holder.user if holder else "root"
-        for path, change in self._watch.drain():
-            if change in ("created", "moved-here") and user != "root":
+        for path, change, source in self._watch.drain():
+            if change == "renamed":
+                self.disk.rename(source, path)
+            elif change in ("created", "moved-here") and user != "root":
                 self.disk.record_created(path, user)
-            elif change in ("removed",):
+            elif change == "removed":
                 self.disk.forget(path)
             self.event("file", pid=holder.ns_pid if holder else None, job=holder.job if holder else None,
-                       path=path, change=change)
+                       path=path, change=change, **({"from": source} if source else {}))
         self.launchd.files_changed()
 
     def inside_path(self, mac_path: str, cwd: str = "/") -> Path | None:

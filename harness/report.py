@@ -66,6 +66,8 @@ def describe(event: Event) -> str | None:
     if kind == "file":
         if data["path"].startswith(NOISY_PREFIXES):
             return None
+        if data["change"] == "renamed":
+            return f"renamed: {data['from']} -> {data['path']}"
         return f"{data['change']}: {data['path']}"
     if kind == "shutdown":
         return f"{data['how']} requested ({data['cause']})"

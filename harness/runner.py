@@ -205,14 +205,15 @@ def _in_boot(events: list[Event], fact: Fact) -> list[Event]:
 def _check_fact(fact: Fact, events: list[Event], machine: Machine, result: RunResult) -> str | None:
     kind = fact.kind
     where = f" in boot {fact.at_boot}" if fact.at_boot is not None else ""
-    written = ("created", "moved-here", "written")
+    written = ("created", "moved-here", "renamed", "written")
     if kind is FactKind.BOOTSTRAP_DAEMON_INSTALLED:
         return None if _in_boot(_file_events(events, BOOTSTRAP_PLIST, written), fact) else f"its plist was not written{where}"
     if kind is FactKind.BOOTSTRAP_DAEMON_NEVER_INSTALLED:
         hits = _file_events(events, BOOTSTRAP_PLIST, written)
         return f"its plist was written in boot {hits[0].boot}" if hits else None
     if kind is FactKind.BOOTSTRAP_DAEMON_REMOVED:
-        removed = _in_boot(_file_events(events, BOOTSTRAP_PLIST, ("removed", "moved-away")), fact)
+        removed = _in_boot(_file_events(events, BOOTSTRAP_PLIST, ("removed", "moved-away"))
+                      + [e for e in events if e.kind == "file" and e.data.get("from") == BOOTSTRAP_PLIST], fact)
         left = [p for p in (BOOTSTRAP_PLIST, BOOTSTRAP_COPY) if machine.disk.host_path(p).exists()]
         if not removed:
             return f"its plist was not removed{where}"

@@ -25,7 +25,8 @@ INSIDE = "/.macsim"  # where the runtime is mounted inside the sandbox
 SHIMS: dict[str, tuple[str, ...]] = {
     "/bin": ("launchctl", "date", "sleep", "hostname"),
     "/sbin": ("shutdown", "reboot", "halt"),
-    "/usr/bin": ("sudo", "install", "sw_vers", "dscacheutil", "id", "whoami", "uname", "chgrp"),
+    "/usr/bin": ("sudo", "install", "sw_vers", "dscacheutil", "id", "whoami", "uname", "chgrp",
+                 "mktemp"),
     "/usr/sbin": ("chown", "scutil"),
 }
 

@@ -63,9 +63,9 @@ class DiskWatch:
         relative = host.relative_to(self.root).as_posix()
         return "/" if relative == "." else "/" + relative
 
-    def drain(self) -> list[tuple[str, str]]:
-        """(macOS path, change) pairs since the last call; change is created, written,
-        removed, moved-away, moved-here or attributes."""
+    def drain(self) -> list[tuple[str, str, str | None]]:
+        """(macOS path, change, old path) since the last call; change is created, written,
+        removed, renamed (from the old path), moved-away, moved-here or attributes."""
         raw = b""
         while True:
             try:
@@ -76,9 +76,11 @@ class DiskWatch:
                 break
             raw += chunk
         changes: dict[str, str] = {}
+        renamed_from: dict[int, str] = {}  # inotify cookie -> the old name of a rename
+        sources: dict[str, str] = {}  # new name -> old name, for renames within the disk
         offset = 0
         while offset + _EVENT.size <= len(raw):
-            wd, mask, _cookie, length = _EVENT.unpack_from(raw, offset)
+            wd, mask, cookie, length = _EVENT.unpack_from(raw, offset)
             name = raw[offset + _EVENT.size: offset + _EVENT.size + length].rstrip(b"\0")
             offset += _EVENT.size + length
             if mask & IN_Q_OVERFLOW:
@@ -90,8 +92,18 @@ class DiskWatch:
             path = (parent.rstrip("/") + "/" + os.fsdecode(name))
             if "/.git/" in path + "/":
                 continue
+            if mask & IN_MOVED_FROM:
+                renamed_from[cookie] = path
+            elif mask & IN_MOVED_TO and cookie in renamed_from:
+                sources[path] = renamed_from[cookie]
             self._record(changes, path, mask)
-        return self._fold(changes)
+        for new, old in sources.items():
+            if changes.get(new) == "moved-here":
+                changes[new] = "renamed"
+                if changes.get(old) == "moved-away":
+                    del changes[old]  # reported once, as the rename
+        return [(path, change, sources.get(path) if change == "renamed" else None)
+                for path, change in self._fold(changes)]
 
     def _record(self, changes: dict[str, str], path: str, mask: int) -> None:
         previous = changes.get(path)
@@ -114,7 +126,7 @@ class DiskWatch:
 
     @staticmethod
     def _fold(changes: dict[str, str]) -> list[tuple[str, str]]:
-        created = {p for p, c in changes.items() if c in ("created", "moved-here")}
+        created = {p for p, c in changes.items() if c in ("created", "moved-here", "renamed")}
         folded = []
         for path in sorted(changes):
             parent = path.rsplit("/", 1)[0]

@@ -138,13 +138,14 @@ class _Install:
             raise _Fail(EX_OSERR, f"{target}: No such file or directory")
         if "b" in self.options and target_host.exists():
             shutil.copy2(target_host, str(target_host) + self.options.get("B", ".old"))
-        partial = target_host.with_name(f".{target_host.name}.install")
-        shutil.copyfile(source_host, partial)
-        os.chmod(partial, self.mode)
+        # BSD install unlinks the target and creates a new file (a new inode, as on a Mac).
+        if target_host.is_file() or target_host.is_symlink():
+            target_host.unlink()
+        shutil.copyfile(source_host, target_host)
+        os.chmod(target_host, self.mode)
         if "p" in self.options:
-            shutil.copystat(source_host, partial)
-            os.chmod(partial, self.mode)
-        os.replace(partial, target_host)
+            shutil.copystat(source_host, target_host)
+            os.chmod(target_host, self.mode)
         self.disk.forget(self.disk.mac_path(target_host))
         self.disk.record_created(self.disk.mac_path(target_host), self.call.user)
         if not self._set_owner(target, target_host):
@@ -242,3 +243,43 @@ def chgrp(call: Call):
         return parsed
     options, (group, *files) = parsed
     return _change_owner(call, "chgrp", None, group, files, "R" in options)
+
+
+MKTEMP_USAGE = ("usage: mktemp [-d] [-p tmpdir] [-q] [-t prefix] [-u] template ...\n"
+                "       mktemp [-d] [-p tmpdir] [-q] [-u] -t prefix\n")
+_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@handles("mktemp")
+def mktemp(call: Call):
+    """BSD mktemp, with names from the seeded PRNG so that a run's trace is reproducible."""
+    try:
+        options, templates = _getopt(list(call.args), "pt", "dqu")
+    except _Fail as failure:
+        return Answer(1, "", f"mktemp: {failure.message}\n{MKTEMP_USAGE}")
+    tmpdir = options.get("p") or call.env.get("TMPDIR") or "/tmp"
+    if "t" in options:
+        templates.append(f"{tmpdir.rstrip('/')}/{options['t']}.XXXXXXXX")
+    elif not templates:
+        templates.append(f"{tmpdir.rstrip('/')}/tmp.XXXXXXXX")
+    stream = call.machine.prng.child("mktemp")
+    created = []
+    for template in templates:
+        stem = template.rstrip("X")
+        name = stem + "".join(stream.choice(_NAME_CHARS) for _ in range(len(template) - len(stem)))
+        try:
+            host = _on_disk(call, name)
+        except _Fail as failure:
+            return Answer(1, "".join(created), f"mktemp: mkstemp failed on {template}: {failure.message}\n")
+        if not host.parent.is_dir():
+            return Answer(1, "".join(created),
+                          "" if "q" in options else f"mktemp: mkstemp failed on {template}: No such file or directory\n")
+        if "u" not in options:
+            if "d" in options:
+                host.mkdir(mode=0o700)
+            else:
+                host.touch(mode=0o600, exist_ok=False)
+            if call.user != "root":
+                call.machine.disk.record_created(call.machine.disk.mac_path(host), call.user)
+        created.append(name + "\n")
+    return Answer(0, "".join(created))
