@@ -61,6 +61,12 @@ class FrameReader:
             del self._buffer[:4 + length]
         return frames
 
+    def take_rest(self) -> bytes:
+        """What arrived after the last complete frame (a stream that switches to lines)."""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
+        return rest
+
 
 def _compiler() -> list[str]:
     for name in (os.environ.get("CC"), "cc", "gcc", "clang"):

@@ -214,7 +214,7 @@ def _list(call: Call, args: list[str]) -> Answer:
 
 
 def _list_one(job: Job) -> str:
-    lines = ["{", f'\t"LimitLoadToSessionType" = "System";', f'\t"Label" = "{job.label}";',
+    lines = ["{", '\t"LimitLoadToSessionType" = "System";', f'\t"Label" = "{job.label}";',
              '\t"OnDemand" = true;']
     if job.last_exit is not None:
         # The dict form shows the raw wait(2) status (exit 1 -> 256) (§3.7).

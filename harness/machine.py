@@ -15,17 +15,17 @@ import selectors
 import shutil
 import signal
 import socket
-import struct
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from . import shims
-from .bridge import FrameReader, cache_dir, encode, native_program
+from .bridge import cache_dir, encode, native_program
+from .channel import Conn, Request, argv_env, describe, send_result, waiting_in
 from .clock import Clock
+from .config import HARNESS_VERSION, Limits, MachineConfig, Verdict  # noqa: F401  (re-exported)
 from .disk import Disk, OutsideDisk
 from .launchd import Launchd
 from .models.network import Network
@@ -36,61 +36,11 @@ from .shims import DEFERRED, Answer, Call, Exec
 from .trace import Trace
 from .watch import DiskWatch
 
-HARNESS_VERSION = "0.1.0"
 POLL_MIN_S = 0.001
 POLL_MAX_S = 0.02
 BLOCKED_CONFIRMATIONS = 5
 #: How long one installer boot of a macOS update lasts (simulated).
 INSTALLER_BOOT_S = 600
-
-
-@dataclass(frozen=True)
-class MachineConfig:
-    """What kind of Mac this is. Defaults: an M4 Mac mini on macOS 15 (ronin-context.md)."""
-
-    macos_version: str = "15.3.1"
-    build_version: str = "24D70"
-    kernel_release: str = "24.3.0"
-    model: str = "Mac16,10"
-    arch: str = "arm64"
-    hostname: str = "macmini-m4-001.test.releng.mdc1.mozilla.com"
-    #: launchd's default ExitTimeOut (macos-behaviour.md §5.2: 5 s today, 20 s historically).
-    exit_timeout_s: int = 5
-    #: SIGTERM to SIGKILL at shutdown; "an intentionally indeterminate period" (§8.3).
-    shutdown_grace_s: int = 5
-    #: Simulated seconds from power-on (or the end of a shutdown) to launchd loading daemons.
-    boot_duration_s: int = 35
-    #: Seconds after launchd starts before DNS answers (§13); 0 = up at once.
-    network_up_after_s: float = 0
-    #: sudo asks no password of anyone (the fleet's sudoers lets cltbld run run-puppet.sh).
-    sudo_nopasswd: bool = True
-    timezone: str = "UTC"
-
-    @property
-    def macos_tuple(self) -> tuple[int, ...]:
-        return tuple(int(part) for part in self.macos_version.split("."))
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Every run ends; each limit has its own verdict."""
-
-    boots: int = 12
-    simulated_s: float = 3 * 24 * 3600
-    steps: int = 100_000
-    real_s: float = 300
-
-
-class Verdict(str, Enum):
-    QUIET = "quiet"  # nothing running, nothing scheduled
-    BLOCKED = "blocked"  # processes alive, all waiting for something that will never come
-    IDLE = "idle"  # what still runs waits for work from outside (a worker waiting for tasks)
-    HALTED = "halted"  # shut down without restart
-    POWER_OFF = "powered-off"  # the scenario cut the power and did not restore it
-    LIMIT_BOOTS = "limit-boots"
-    LIMIT_SIMULATED = "limit-simulated-time"
-    LIMIT_STEPS = "limit-steps"
-    LIMIT_REAL = "limit-real-time"
 
 
 @dataclass
@@ -103,43 +53,6 @@ class Spawn:
     label: str | None
     on_exit: Callable[[int], None] | None = None
     ns_pid: int | None = None
-
-
-@dataclass
-class Request:
-    """A process waiting at a step: a shim call, or a bash command about to run."""
-
-    conn: "Conn"
-    kind: str  # "call", "line" (main shell), "step" (subshell)
-    ns_pid: int
-    fields: list[bytes] = field(default_factory=list)
-    line: str = ""
-    source: str = ""
-    job: str | None = None  # known once granted
-    user: str = "root"
-
-
-class Conn:
-    """One client connection from inside the Mac."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.reader = FrameReader()
-        self.line_mode = False
-        self.line_buffer = b""
-        self.ns_pid = 0
-        self.identity: tuple[str, str | None] | None = None  # (user, job), once known
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        self.host_pid = struct.unpack("3i", creds)[0]
-        self.closed = False
-
-    def send(self, data: bytes) -> None:
-        if self.closed:
-            return
-        try:
-            self.sock.sendall(data)
-        except OSError:
-            self.closed = True
 
 
 @dataclass
@@ -531,7 +444,7 @@ class Machine:
             waiting = sorted(conn.ns_pid for conn in self._outside_waits if not conn.closed)
             self._finish(Verdict.IDLE, f"nothing left to do but wait for outside work (pids {waiting})")
         else:
-            names = ", ".join(f"{p.ns_pid}:{p.name} ({_waiting_in(p.host_pid)})"
+            names = ", ".join(f"{p.ns_pid}:{p.name} ({waiting_in(p.host_pid)})"
                               for p in sorted(live, key=lambda p: p.ns_pid))
             self._finish(Verdict.BLOCKED, f"every process waits for something that never comes: {names}")
 
@@ -635,10 +548,10 @@ class Machine:
             return
         for fields in conn.reader.feed(data):
             self._on_frame(conn, fields)
-        leftover = bytes(conn.reader._buffer)
-        if conn.line_mode and leftover:
-            conn.reader._buffer.clear()
-            self._read_lines(conn, leftover)
+        if conn.line_mode:
+            leftover = conn.reader.take_rest()
+            if leftover:
+                self._read_lines(conn, leftover)
 
     def _read_lines(self, conn: Conn, data: bytes) -> None:
         conn.line_buffer += data
@@ -651,7 +564,7 @@ class Machine:
         kind = fields[0].decode()
         conn.ns_pid = int(fields[3])
         if kind == "bash":
-            argv, _ = _argv_env(fields)
+            argv, _ = argv_env(fields)
             self.event("process-start", pid=conn.ns_pid, job=self._identify(conn)[1],
                        argv=argv, cwd=fields[2].decode("utf-8", "replace"))
             conn.line_mode = True
@@ -665,7 +578,7 @@ class Machine:
     def _answer_call(self, request: Request) -> None:
         fields = request.fields
         name = fields[1].decode()
-        argv, env = _argv_env(fields)
+        argv, env = argv_env(fields)
         cwd = fields[2].decode("utf-8", "replace")
         host_pid = request.conn.host_pid
         call = Call(name=name, argv=argv, cwd=cwd, env=env, pid=request.ns_pid, host_pid=host_pid,
@@ -675,8 +588,8 @@ class Machine:
         def reply(result, *, record: bool = False) -> None:
             if record:
                 self.event("call-answered", pid=call.pid, job=call.job, name=name,
-                           **_describe(result))
-            _send_result(conn, result)
+                           **describe(result))
+            send_result(conn, result)
 
         call.reply = lambda result: reply(result, record=True)
         handler = shims.HANDLERS.get(name)
@@ -686,7 +599,7 @@ class Machine:
         else:
             result = handler(call)
         self.event("call", pid=call.pid, job=call.job, name=name, argv=argv, cwd=cwd,
-                   user=call.user, step=self.steps, **_describe(result))
+                   user=call.user, step=self.steps, **describe(result))
         if isinstance(result, Exec):
             # What the exec'd command writes belongs to the user it now runs as (sudo -u).
             request.user = self.user_of(host_pid)
@@ -825,37 +738,3 @@ class Machine:
         return host if os.path.lexists(host) else None
 
 
-def _waiting_in(host_pid: int) -> str:
-    """Where a blocked process waits, in the kernel's words (for the `blocked` verdict)."""
-    try:
-        with open(f"/proc/{host_pid}/wchan") as wchan:
-            return wchan.read().strip() or "?"
-    except OSError:
-        return "gone"
-
-
-def _argv_env(fields: list[bytes]) -> tuple[list[str], dict[str, str]]:
-    argc = int(fields[5])
-    argv = [f.decode("utf-8", "surrogateescape") for f in fields[6:6 + argc]]
-    envc = int(fields[6 + argc])
-    env = {}
-    for raw in fields[7 + argc:7 + argc + envc]:
-        key, _, value = raw.decode("utf-8", "surrogateescape").partition("=")
-        env[key] = value
-    return argv, env
-
-
-def _describe(result) -> dict:
-    if isinstance(result, Answer):
-        return {"status": result.status, "stdout": result.stdout[:2000], "stderr": result.stderr[:2000]}
-    if isinstance(result, Exec):
-        return {"exec": result.argv}
-    return {"deferred": True}
-
-
-def _send_result(conn: Conn, result) -> None:
-    if isinstance(result, Answer):
-        conn.send(encode("exit", result.status, result.stdout, result.stderr))
-    elif isinstance(result, Exec):
-        env = [f"{k}={v}" for k, v in result.env.items()]
-        conn.send(encode("exec", result.stderr, result.path, len(result.argv), *result.argv, len(env), *env))
