@@ -99,6 +99,14 @@ class Launchd:
         check_ownership(owner, host.stat().st_mode)
         return spec
 
+    def verdict_on(self, mac_path: str) -> str:
+        """"ok" when launchd would load this plist at the next boot, else the reason."""
+        try:
+            self.read_plist(mac_path)
+        except PlistRejected as rejected:
+            return f"{rejected.code}: {rejected.reason}"
+        return "ok"
+
     def boot(self) -> None:
         """Loads every daemon plist in a seeded order, then starts what runs at load."""
         self.jobs = {}

@@ -41,6 +41,7 @@ POLL_MAX_S = 0.02
 BLOCKED_CONFIRMATIONS = 5
 #: How long one installer boot of a macOS update lasts (simulated).
 INSTALLER_BOOT_S = 600
+DAEMON_DIRS_ON_DISK = ("/Library/LaunchDaemons/", "/System/Library/LaunchDaemons/")
 
 
 @dataclass
@@ -263,7 +264,7 @@ class Machine:
         if self.boot_count > 1:
             self.clock.skip(self.config.boot_duration_s)
         removed = [p for folder in ("/private/tmp", "/private/var/run") for p in self.disk.empty_dir(folder)]
-        self.event("boot", removed_at_boot=len(removed))
+        self.event("boot", removed_at_boot=len(removed), **self._disk_facts())
         self._going_down = None
         self._teardown_started = False
         self._users = {}
@@ -286,6 +287,12 @@ class Machine:
         self.launchd.boot()
         for hook in self._boot_hooks:
             hook(self)
+
+    def _disk_facts(self) -> dict:
+        """What is on disk at a boot that the invariants need: the daemons, the semaphore."""
+        daemons = self.inside_path("/Library/LaunchDaemons")
+        return {"daemons": sorted(os.listdir(daemons)) if daemons else [],
+                "semaphore": self.inside_path("/private/var/tmp/semaphore/run-buildbot") is not None}
 
     def _installer_boot(self) -> None:
         """A boot of the macOS installer: only Apple's code runs, then it restarts."""
@@ -717,8 +724,11 @@ class Machine:
                 self.disk.record_created(path, user)
             elif change == "removed":
                 self.disk.forget(path)
+            extra = {"from": source} if source else {}
+            if change != "removed" and path.endswith(".plist") and path.startswith(DAEMON_DIRS_ON_DISK):
+                extra["launchd"] = self.launchd.verdict_on(path)
             self.event("file", pid=holder.ns_pid if holder else None, job=holder.job if holder else None,
-                       path=path, change=change, **({"from": source} if source else {}))
+                       path=path, change=change, **extra)
         self.launchd.files_changed()
 
     def inside_path(self, mac_path: str, cwd: str = "/") -> Path | None:

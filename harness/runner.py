@@ -12,7 +12,9 @@ import plistlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import invariants
 from .disk import DEFAULT_ACCOUNTS, Disk
+from .invariants import Violation
 from .machine import Machine, RunResult
 from .models.git import GitHub
 from .models.puppet import Apply, Puppet
@@ -25,17 +27,6 @@ BOOTSTRAP_PLIST = "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.pli
 BOOTSTRAP_COPY = "/usr/local/sbin/ronin-puppet-bootstrap.sh"
 SEMAPHORE = "/private/var/tmp/semaphore/run-buildbot"
 SESSIONS = {StartHow.MDM_SCRIPT_JOB: "mdm-script-job", StartHow.SSH: "ssh-session"}
-
-
-@dataclass
-class Violation:
-    invariant: str  # "expect" for a scenario's own expectations
-    message: str
-    boot: int | None = None
-    step: int | None = None
-
-    def to_json(self) -> dict:
-        return {"invariant": self.invariant, "message": self.message, "boot": self.boot, "step": self.step}
 
 
 @dataclass
@@ -121,12 +112,24 @@ def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory:
     machine = build_machine(scenario, script, script_name, directory, seed=seed, trace_path=trace_path)
     result = machine.run()
     run = ScenarioRun(scenario, "pass", result=result, machine=machine, trace_path=trace_path)
-    run.violations = check_expectations(scenario, machine, result)
+    run.violations = check_expectations(scenario, machine, result) + check_invariants(scenario, result)
     if run.violations:
         expected = scenario.expect.verdict
         limit_hit = result.verdict.value.startswith("limit") and expected != result.verdict
         run.verdict = "error" if limit_hit else "fail"
     return run
+
+
+def check_invariants(scenario: Scenario, result: RunResult) -> list[Violation]:
+    """The invariants not switched off; an invariant the scenario expects to fail must fail."""
+    rules = scenario.invariants
+    found = invariants.check(result.trace.events, off=[name for name, _ in rules.off])
+    expected = set(rules.expect_violation)
+    unexpected = [v for v in found if v.invariant not in expected]
+    for name in sorted(expected - {v.invariant for v in found}):
+        unexpected.append(Violation(name, f"expected {name} to be violated (the field failure this scenario "
+                                          "reproduces), but it held", result.boots))
+    return unexpected
 
 
 # -- expectations -----------------------------------------------------------------------------

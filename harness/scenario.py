@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 # The disk's own rule for which macOS paths are the host's read-only trees, so that the two
 # cannot drift apart.
 from .disk import DEFAULT_ACCOUNTS, DEFAULT_GROUPS, Account, _in_host_tree
+from .invariants import INVARIANTS
 from .machine import Limits, MachineConfig, Verdict
 
 #: Exit code of the command line for a scenario that does not load (same as other bad input).
@@ -39,10 +40,7 @@ EXIT_BAD_INPUT = 2
 DARWIN_MAJOR = {11: 20, 12: 21, 13: 22, 14: 23, 15: 24, 26: 25}
 #: Invariants a scenario may switch off or expect to fail. Kept in step with the checks in
 #: harness/invariants.py, which owns what each one means.
-# The invariants' stable ids, as the issue "Invariants, crash-point exploration" names them;
-# harness/invariants.py will own this list once it exists.
-KNOWN_INVARIANTS = ("converges", "no-overlap", "never-stranded", "semaphore-truthful",
-                    "launchd-accepts", "no-reboot-loop", "single-mechanism")
+KNOWN_INVARIANTS = tuple(INVARIANTS)
 #: Paths macOS empties at every boot, the first one included (disk.EMPTIED_AT_BOOT, by alias).
 _WIPED_AT_BOOT = ("/tmp", "/private/tmp", "/var/run", "/private/var/run")
 

@@ -71,6 +71,7 @@ class Puppet:
         self.machine.at_boot(lambda machine: self._tcc_at_boot())
 
     def _tcc_at_boot(self) -> None:
+        self.running = 0  # an apply cut short by the reboot is over
         # cltbld auto-logs in at a boot after enrolment; its TCC daemon then makes the database.
         if self.autologin and self.machine.boot_count >= 2 and self.machine.inside_path(TCC_DB) is None:
             disk = self.machine.disk
