@@ -25,6 +25,9 @@ status = 1
 
 [[expect.facts]]
 fact = "bootstrap-daemon-never-installed"
+
+[invariants]
+off = { "converges" = "no role, nothing to apply", "never-stranded" = "not registered by design" }
 """
 
 CAREFUL = """#!/bin/bash
@@ -53,8 +56,10 @@ def test_a_script_that_meets_the_expectations_passes(tmp_path):
 def test_a_script_that_breaks_one_expectation_fails_with_what_happened_and_when(tmp_path):
     run = run_scenario(load_scenario(scenario_file(tmp_path)), CARELESS.encode(), "x.sh", tmp_path / "mac")
     assert run.verdict == "fail"
-    assert [v.message for v in run.violations] == [
-        "bootstrap-daemon-never-installed: its plist was written in boot 1"]
+    assert [(v.invariant, v.message) for v in run.violations] == [
+        ("expect", "bootstrap-daemon-never-installed: its plist was written in boot 1"),
+        ("launchd-accepts", "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist would not "
+                            "load: 111: neither Program nor ProgramArguments")]
 
 
 def macsim(*args: str) -> subprocess.CompletedProcess:
