@@ -69,7 +69,33 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-lines", type=int, default=20, metavar="N",
                      help="show the last N lines the script-job printed (default 20)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    diff = commands.add_parser(
+        "diff", help="what changes on the host between two scripts on one scenario",
+        description="Run SCENARIO with the baseline script and with the candidate script (same "
+                    "Mac, same seed) and show what differs on the host: puppet invocations "
+                    "(arguments, facts, environment), launchd operations, files written, reboots, "
+                    "when the semaphore appears. Exit 0 when nothing differs, 1 when something does.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    diff.add_argument("scenario", type=Path, metavar="SCENARIO")
+    diff.add_argument("--baseline", type=Path, required=True, metavar="PATH")
+    diff.add_argument("--candidate", type=Path, required=True, metavar="PATH")
+    diff.add_argument("--seed", type=int, default=None)
     return parser
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    from .diff import diff_scripts, render
+    from .scenario import ScenarioError, format_error, load_scenario
+
+    baseline, candidate = _script(args.baseline), _script(args.candidate)
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(format_error(error), file=sys.stderr)
+        return EXIT_USAGE
+    changes, _ = diff_scripts(scenario, baseline, candidate, seed=args.seed)
+    print(render(changes, baseline, candidate))
+    return EXIT_FAILED if changes else EXIT_OK
 
 
 def _script(path: Path | None) -> Path:
@@ -183,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return run_command(args)
+        return diff_command(args) if args.command == "diff" else run_command(args)
     except UsageError as error:
         print(f"macsim: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,53 @@
+"""`macsim diff`: the behaviour change of a script on a host, and nothing else."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = """
+[scenario]
+summary = "a host with puppet, started over ssh"
+
+[host]
+role = "gecko_t_osx_1500_m4"
+
+[start]
+how = "ssh"
+
+[[puppet.applies]]
+exit_code = 0
+duration_s = 60
+tcc = "ok"
+"""
+SCRIPT = """#!/bin/bash
+cd /var/tmp
+FACTER_PUPPETIZING=true {extra}/opt/puppetlabs/bin/puppet apply ./manifests/
+echo done > /var/tmp/done
+"""
+
+
+def diff(tmp_path: Path, extra: str) -> subprocess.CompletedProcess:
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    (tmp_path / "a.sh").write_text(SCRIPT.format(extra=""))
+    (tmp_path / "b.sh").write_text(SCRIPT.format(extra=extra))
+    return subprocess.run([sys.executable, "-m", "harness", "diff", str(tmp_path / "s.toml"),
+                           "--baseline", str(tmp_path / "a.sh"), "--candidate", str(tmp_path / "b.sh")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+
+
+def test_identical_behaviour_reports_no_difference(tmp_path):
+    result = diff(tmp_path, "")
+    assert result.returncode == 0, result.stderr
+    assert "no difference on the host" in result.stdout
+
+
+def test_a_changed_fact_shows_as_the_puppet_invocation_that_changed(tmp_path):
+    result = diff(tmp_path, "FACTER_running_in_test_kitchen=true ")
+    assert result.returncode == 1, result.stderr
+    assert "puppet:" in result.stdout
+    assert "+ boot 1: /opt/puppetlabs/bin/puppet apply ./manifests/" in result.stdout
+    assert "FACTER_running_in_test_kitchen=true" in result.stdout
+    assert "files:" not in result.stdout
