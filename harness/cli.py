@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="orders concurrent jobs and launchd's boot order (default: the scenario's, else 0)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="with scenarios: write JUnit XML to FILE")
     run.add_argument("--timeline", action="store_true", help="with scenarios: print every run's timeline")
+    run.add_argument("--power-loss-at-step", type=int, metavar="K",
+                     help="cut the power just before global step K (it comes back); replays a crash "
+                          "point found by `macsim explore`")
     run.add_argument("--json", type=Path, metavar="FILE", help="write a summary as JSON to FILE")
     run.add_argument("--trace", type=Path, metavar="FILE",
                      help="write the trace (JSON lines) to FILE (default: beside --json or in --keep-disk); "
@@ -69,6 +73,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-lines", type=int, default=20, metavar="N",
                      help="show the last N lines the script-job printed (default 20)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    explore = commands.add_parser(
+        "explore", help="power loss before every step of a scenario; every invariant checked",
+        description="Run SCENARIO once to list its steps, then, for every distinct persistent state, "
+                    "cut the power just before that step, let the Mac boot again and run on to the "
+                    "limits, and check every invariant. Distinct failures are grouped by invariant "
+                    "and script line, each with the command that replays it. Exit 0 when nothing "
+                    "failed, 1 otherwise.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    explore.add_argument("scenario", type=Path, metavar="SCENARIO")
+    explore.add_argument("--script", type=Path, default=None, metavar="PATH")
+    explore.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                         help="runs in parallel (default: the number of cores)")
+    explore.add_argument("--json", type=Path, metavar="FILE")
+    explore.add_argument("--seed", type=int, default=None)
     diff = commands.add_parser(
         "diff", help="what changes on the host between two scripts on one scenario",
         description="Run SCENARIO with the baseline script and with the candidate script (same "
@@ -81,6 +98,24 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--candidate", type=Path, required=True, metavar="PATH")
     diff.add_argument("--seed", type=int, default=None)
     return parser
+
+
+def explore_command(args: argparse.Namespace) -> int:
+    from .explore import explore, render
+    from .scenario import ScenarioError, format_error, load_scenario
+
+    script = _script(args.script)
+    _not_existing(args.json, "--json")
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as error:
+        print(format_error(error), file=sys.stderr)
+        return EXIT_USAGE
+    exploration = explore(scenario, script, jobs=args.jobs, seed=args.seed)
+    print(render(exploration))
+    if args.json:
+        args.json.write_text(json.dumps(exploration.to_json(), indent=2) + "\n")
+    return EXIT_FAILED if exploration.failures else EXIT_OK
 
 
 def diff_command(args: argparse.Namespace) -> int:
@@ -137,8 +172,10 @@ def scenarios_command(args: argparse.Namespace) -> int:
                             Path(tempfile.mkdtemp(prefix="macsim-traces-")))
     _empty_dir(traces, "--trace")
     traces.mkdir(parents=True, exist_ok=True)
+    if args.power_loss_at_step is not None and len(scenarios) != 1:
+        raise UsageError("--power-loss-at-step replays one crash point: give exactly one scenario")
     runs = run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
-                     keep_disks=keep)
+                     keep_disks=keep, power_loss_at_step=args.power_loss_at_step)
     print(f"traces: {traces}")
     if args.json:
         write_json(args.json, runs, script, args.seed)
@@ -209,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return diff_command(args) if args.command == "diff" else run_command(args)
+        commands = {"diff": diff_command, "explore": explore_command, "run": run_command}
+        return commands[args.command](args)
     except UsageError as error:
         print(f"macsim: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,171 @@
+"""Crash-point exploration: power loss before every step of a scenario, every invariant checked.
+
+A reference run lists the steps. A crash before step k leaves the disk as the steps before k
+left it, so crash points between which nothing persistent changed (nothing outside /tmp and
+/var/run, which boot empties) lead to the same state: only the first of each is run, the rest
+are reported as covered. Each run cuts the power before its step, lets the Mac boot again and
+run on to the scenario's limits, and checks the invariants. Failures are grouped by
+(invariant, script line of the crash point); each group is shown by its earliest crash point,
+with the command that replays it.
+
+Not modelled yet: torn writes (files written shortly before the power cut that end up empty or
+short, macos-behaviour.md §9b). A power cut here keeps every completed write.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .invariants import BOOTSTRAP_PLIST
+from .runner import run_scenario, script_identity
+from .scenario import Scenario
+from .trace import Event
+
+EPHEMERAL = ("/private/tmp/", "/private/var/run/")
+#: Before the bootstrap has registered itself, a power cut loses it for good: MDM does not run a
+#: script-job again, an ssh session is gone. That is the start mechanism's limit, not a defect of
+#: the script, so these invariants are not held against crash points before registration.
+UNAVOIDABLE_BEFORE_REGISTRATION = ("converges", "never-stranded")
+
+
+@dataclass(frozen=True)
+class CrashPoint:
+    step: int
+    boot: int
+    line: str  # FILE:LINE of the step (or the shim call's command)
+
+
+@dataclass
+class Failure:
+    invariant: str
+    message: str
+    point: CrashPoint
+    replay: str
+    also_at: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"invariant": self.invariant, "message": self.message, "line": self.point.line,
+                "step": self.point.step, "boot": self.point.boot, "replay": self.replay,
+                "same_failure_at_steps": self.also_at}
+
+
+def registration_step(events: list[Event]) -> int | None:
+    """The first step after which the bootstrap's plist is on disk, in the reference run."""
+    step = None
+    for event in events:
+        if event.kind in ("step", "call"):
+            step = event.data.get("step", step)
+        if (event.kind == "file" and event.data["path"] == BOOTSTRAP_PLIST
+                and event.data["change"] in ("created", "moved-here", "renamed", "written")):
+            return (step or 0) + 1
+        if event.kind == "boot" and BOOTSTRAP_PLIST.rsplit("/", 1)[1] in event.data.get("daemons", ()):
+            return 0
+    return None
+
+
+def crash_points(events: list[Event]) -> tuple[list[CrashPoint], int]:
+    """(one crash point per distinct persistent state, the number of steps) of a reference run."""
+    points, seen_states, steps, changes = [], set(), 0, 0
+    for event in events:
+        if event.kind == "file" and not event.data["path"].startswith(EPHEMERAL):
+            changes += 1
+        step = event.data.get("step") if event.kind in ("step", "call") else None
+        if step is None:
+            continue
+        steps = max(steps, step)
+        state = (event.boot, changes)
+        if state in seen_states:
+            continue
+        seen_states.add(state)
+        where = (f"{event.data['file']}:{event.data['line']}" if event.kind == "step"
+                 else f"$ {' '.join(event.data['argv'])[:80]}")
+        points.append(CrashPoint(step, event.boot, where))
+    return points, steps
+
+
+def _explore_one(job: tuple[Scenario, bytes, str, int | None, CrashPoint]) -> tuple[CrashPoint, list[tuple[str, str]]]:
+    scenario, script, name, seed, point = job
+    with tempfile.TemporaryDirectory(prefix="macsim-crash-") as work:
+        run = run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step)
+    return point, [(v.invariant, v.message) for v in run.violations]
+
+
+@dataclass
+class Exploration:
+    scenario: Scenario
+    script: Path
+    steps: int
+    points: list[CrashPoint]
+    failures: list[Failure]
+    wall_s: float
+    registered_at_step: int | None = None
+    lost_before_registration: int = 0  # crash points after which nothing could resume
+
+    def to_json(self) -> dict:
+        return {"scenario": self.scenario.name, "script": script_identity(self.script), "steps": self.steps,
+                "crash_points": len(self.points), "distinct_states": len(self.points),
+                "covered_by_an_equal_state": self.steps - len(self.points),
+                "registered_at_step": self.registered_at_step,
+                "lost_before_registration": self.lost_before_registration,
+                "failures": [f.to_json() for f in self.failures], "wall_s": round(self.wall_s, 2)}
+
+
+def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None = None,
+            progress=sys.stderr) -> Exploration:
+    started = time.monotonic()
+    content = script.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="macsim-reference-") as work:
+        reference = run_scenario(scenario, content, script.name, Path(work) / "mac", seed=seed)
+    points, steps = crash_points(reference.result.trace.events)
+    registered_at = registration_step(reference.result.trace.events)
+    before_registration = 0
+    used_seed = scenario.seed if seed is None else seed
+    groups: dict[tuple[str, str], Failure] = {}
+    work_items = [(scenario, content, script.name, seed, point) for point in points]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(max(1, jobs)) as pool:
+        for done, (point, violations) in enumerate(pool.imap_unordered(_explore_one, work_items), 1):
+            if progress.isatty() or done == len(points) or done % 50 == 0:
+                end = "" if progress.isatty() else "\n"
+                print(f"\rexploring {scenario.name}: {done}/{len(points)} crash points, "
+                      f"{len(groups)} distinct failures", end=end, file=progress, flush=True)
+            if registered_at is None or point.step < registered_at:
+                kept = [v for v in violations if v[0] not in UNAVOIDABLE_BEFORE_REGISTRATION]
+                before_registration += len(kept) != len(violations)
+                violations = kept
+            for invariant, message in violations:
+                key = (invariant, point.line)
+                replay = (f"macsim run --script {script} --seed {used_seed} --power-loss-at-step {point.step} "
+                          f"{scenario.path}")
+                known = groups.get(key)
+                if known is None or point.step < known.point.step:
+                    groups[key] = Failure(invariant, message, point, replay,
+                                          (known.also_at + [known.point.step]) if known else [])
+                else:
+                    known.also_at.append(point.step)
+    if progress.isatty():
+        print(file=progress)
+    failures = sorted(groups.values(), key=lambda f: (f.point.step, f.invariant))
+    return Exploration(scenario, script, steps, points, failures, time.monotonic() - started,
+                       registered_at, before_registration)
+
+
+def render(exploration: Exploration) -> str:
+    lines = [f"{exploration.scenario.name}: {exploration.steps} steps, {len(exploration.points)} crash points "
+             f"run (one per distinct persistent state; {exploration.steps - len(exploration.points)} covered), "
+             f"{len(exploration.failures)} distinct failures, {exploration.wall_s:.1f} s"]
+    if exploration.lost_before_registration:
+        lines.append(f"  {exploration.lost_before_registration} crash point(s) before the bootstrap registered "
+                     f"itself (step {exploration.registered_at_step}) leave nothing to resume it: the start "
+                     f"mechanism's limit (MDM does not re-run a script-job), not counted as failures")
+    for failure in exploration.failures:
+        lines.append(f"  {failure.invariant} after power loss before step {failure.point.step} "
+                     f"(boot {failure.point.boot}, {failure.point.line}): {failure.message}")
+        if failure.also_at:
+            lines.append(f"    also at {len(failure.also_at)} later crash point(s) on that line")
+        lines.append(f"    replay: {failure.replay}")
+    return "\n".join(lines)
