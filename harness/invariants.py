@@ -93,12 +93,13 @@ def converges(events: list[Event]) -> Iterable[Violation]:
     for event in events:
         view.apply(event)
     clean = any(e.kind == "puppet-apply-done" and e.data["clean"] for e in events)
-    missing = [what for what, ok in (("a clean puppet apply", clean), ("the semaphore", view.semaphore),
-                                     ("a regular mechanism on disk", view.regular_mechanism),
-                                     ("no bootstrap plist left", not view.bootstrap_registered),
-                                     ("no bootstrap script copy left", not view.copy)) if not ok]
-    if missing:
-        yield _violation("converges", "not handed over at the end: missing " + ", ".join(missing),
+    problems = [what for what, wrong in (("no clean puppet apply", not clean),
+                                         ("no semaphore", not view.semaphore),
+                                         ("no regular mechanism on disk", not view.regular_mechanism),
+                                         ("the bootstrap plist still on disk", view.bootstrap_registered),
+                                         ("the bootstrap script copy still on disk", view.copy)) if wrong]
+    if problems:
+        yield _violation("converges", "not handed over at the end: " + ", ".join(problems),
                          events, len(events) - 1)
 
 

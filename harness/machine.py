@@ -258,7 +258,7 @@ class Machine:
 
     def _start_boot(self) -> None:
         if self.boot_count >= self.limits.boots:
-            self._finish(Verdict.LIMIT_BOOTS, f"the Mac would boot a {self.boot_count + 1}th time")
+            self._finish(Verdict.LIMIT_BOOTS, f"the Mac would boot again (boot {self.boot_count + 1}; the limit is {self.limits.boots})")
             return
         self.boot_count += 1
         if self.boot_count > 1:

@@ -122,9 +122,13 @@ def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory:
     expectations = check_expectations(scenario, machine, result) if power_loss_at_step is None else []
     run.violations = expectations + check_invariants(scenario, result)
     if run.violations:
+        # "error": a limit the scenario did not expect ended the run and nothing else was found,
+        # so the run could not be judged. A run that hit a limit and broke an expectation or an
+        # invariant on the way (a reboot loop, say) was judged: it failed.
         expected = scenario.expect.verdict
         limit_hit = result.verdict.value.startswith("limit") and expected != result.verdict
-        run.verdict = "error" if limit_hit else "fail"
+        only_the_verdict = all(v.message.startswith("verdict:") for v in run.violations)
+        run.verdict = "error" if limit_hit and only_the_verdict else "fail"
     return run
 
 
