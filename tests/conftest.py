@@ -1,6 +1,8 @@
 """Shared fixtures: a fresh simulated Mac per test, and a way to run bash on it."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -60,3 +62,13 @@ def plist_xml(label: str, arguments: list[str], **keys) -> str:
     import plistlib
     data = {"Label": label, "ProgramArguments": arguments, **keys}
     return plistlib.dumps(data).decode()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def macsim(*args: str) -> subprocess.CompletedProcess:
+    """The `macsim` command as a user runs it (python -m harness), from the repository root."""
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                            "HOME": str(Path.home())})

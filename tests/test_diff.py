@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import macsim
+
 SCENARIO = """
 [scenario]
 summary = "a host with puppet, started over ssh"
@@ -32,10 +32,8 @@ def diff(tmp_path: Path, extra: str) -> subprocess.CompletedProcess:
     (tmp_path / "s.toml").write_text(SCENARIO)
     (tmp_path / "a.sh").write_text(SCRIPT.format(extra=""))
     (tmp_path / "b.sh").write_text(SCRIPT.format(extra=extra))
-    return subprocess.run([sys.executable, "-m", "harness", "diff", str(tmp_path / "s.toml"),
-                           "--baseline", str(tmp_path / "a.sh"), "--candidate", str(tmp_path / "b.sh")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    return macsim("diff", str(tmp_path / "s.toml"), "--baseline", str(tmp_path / "a.sh"),
+                  "--candidate", str(tmp_path / "b.sh"))
 
 
 def test_identical_behaviour_reports_no_difference(tmp_path):

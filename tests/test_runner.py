@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from conftest import macsim
 
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
@@ -62,16 +62,11 @@ def test_a_script_that_breaks_one_expectation_fails_with_what_happened_and_when(
                             "load: 111: neither Program nor ProgramArguments")]
 
 
-def macsim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", "run", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                                                       "HOME": str(Path.home())})
-
 
 def test_the_command_writes_json_and_junit_and_exits_1_when_a_scenario_fails(tmp_path):
     script = tmp_path / "careless.sh"
     script.write_text(CARELESS)
-    result = macsim("--script", str(script), "--json", str(tmp_path / "r.json"),
+    result = macsim("run", "--script", str(script), "--json", str(tmp_path / "r.json"),
                     "--junit", str(tmp_path / "r.xml"), str(scenario_file(tmp_path)))
     assert result.returncode == 1, result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
@@ -86,6 +81,6 @@ def test_the_command_writes_json_and_junit_and_exits_1_when_a_scenario_fails(tmp
 def test_a_bad_scenario_file_is_one_error_with_exit_code_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[scenario]\nsummary = "x"\n[expect]\nboot = 2\n')
-    result = macsim("--script", str(ROOT / "examples" / "self-removing-daemon.sh"), str(bad))
+    result = macsim("run", "--script", str(ROOT / "examples" / "self-removing-daemon.sh"), str(bad))
     assert result.returncode == 2
     assert "expect.boot" in result.stderr and "boots" in result.stderr
