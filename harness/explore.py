@@ -161,7 +161,7 @@ def render(exploration: Exploration) -> str:
     if exploration.lost_before_registration:
         lines.append(f"  {exploration.lost_before_registration} crash point(s) before the bootstrap registered "
                      f"itself (step {exploration.registered_at_step}) leave nothing to resume it: the start "
-                     f"mechanism's limit (MDM does not re-run a script-job), not counted as failures")
+                     f"mechanism's limit (an MDM script-job or an ssh session is not run again), not counted as failures")
     for failure in exploration.failures:
         lines.append(f"  {failure.invariant} after power loss before step {failure.point.step} "
                      f"(boot {failure.point.boot}, {failure.point.line}): {failure.message}")
