@@ -261,12 +261,14 @@ def test_of_two_plists_with_the_same_label_only_one_is_loaded_and_the_other_skip
 # Stopping a job (§5)
 
 
-def test_a_job_that_traps_term_and_keeps_running_is_killed_after_its_exittimeout(mac):
+@pytest.mark.parametrize("plist_keys, timeout_s", [({"ExitTimeOut": 30}, 30), ({}, 5)],
+                         ids=["after its ExitTimeOut", "after the default 5 s"])
+def test_a_job_that_traps_term_and_keeps_running_is_killed(mac, plist_keys, timeout_s):
     def prepare(machine):
         add_job(machine, "org.example.stubborn", """
             trap 'echo "got TERM" >> /var/tmp/log' TERM
             while true; do sleep 1; done
-        """, RunAtLoad=True, ExitTimeOut=30)
+        """, RunAtLoad=True, **plist_keys)
     mac.run("""
         #!/bin/bash
         sleep 5
@@ -276,25 +278,8 @@ def test_a_job_that_traps_term_and_keeps_running_is_killed_after_its_exittimeout
     stopping = [e for e in mac.kinds("job-stopping") if e.job == "org.example.stubborn"]
     exited = [e for e in mac.kinds("job-exited") if e.job == "org.example.stubborn"]
     assert [e.data["signal"] for e in exited] == ["SIGKILL"]
-    assert exited[0].t_s - stopping[0].t_s == 30
+    assert exited[0].t_s - stopping[0].t_s == timeout_s
     assert [e.job for e in mac.kinds("job-removed")] == ["org.example.stubborn"]
-
-
-def test_a_job_that_traps_term_is_killed_after_the_default_5_s(mac):
-    def prepare(machine):
-        add_job(machine, "org.example.stubborn", """
-            trap 'echo "got TERM" >> /var/tmp/log' TERM
-            while true; do sleep 1; done
-        """, RunAtLoad=True)
-    mac.run("""
-        #!/bin/bash
-        sleep 5
-        launchctl bootout system/org.example.stubborn
-    """, prepare=prepare)
-    stopping = [e for e in mac.kinds("job-stopping") if e.job == "org.example.stubborn"]
-    exited = [e for e in mac.kinds("job-exited") if e.job == "org.example.stubborn"]
-    assert [e.data["signal"] for e in exited] == ["SIGKILL"]
-    assert exited[0].t_s - stopping[0].t_s == 5
 
 
 BACKGROUND_CHILD = """
