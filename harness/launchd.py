@@ -371,10 +371,3 @@ class Launchd:
     def forget_boot(self) -> None:
         """launchd's in-memory state does not survive the boot (§9)."""
         self.jobs = {}
-
-    def label_for_pid(self, ns_pid: int) -> str | None:
-        for job in self.jobs.values():
-            if job.running and getattr(job, "spawn", None) and job.spawn.ns_pid == ns_pid:
-                return job.label
-        return None
-

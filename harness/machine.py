@@ -609,8 +609,8 @@ class Machine:
                    user=call.user, step=self.steps, **describe(result))
         if isinstance(result, Exec):
             # What the exec'd command writes belongs to the user it now runs as (sudo -u).
-            request.user = self.user_of(host_pid)
-            request.conn.identity = (request.user, request.job)
+            request.conn.identity = None
+            request.user, request.job = self._identify(request.conn)
         if result is DEFERRED:
             self._quiet_hint = True
         else:
@@ -678,7 +678,8 @@ class Machine:
 
     def _identify(self, conn: "Conn") -> tuple[str, str | None]:
         """(user, job) of a connection's process, looked up once: a process keeps both for
-        its life, except through sudo's exec, which sets them again."""
+        its life, except through sudo's exec, which sets them again. The user comes from
+        launchd's UserName or sudo, the job from the spawn the process descends from."""
         if conn.identity is None:
             lineage = self._lineage(conn.host_pid)
             user = next((self._users[i.ns_pid] for i in lineage if i.ns_pid in self._users), "root")
@@ -693,22 +694,8 @@ class Machine:
         chain = [host_pid, *self.boot.ancestors(host_pid, table)]
         return [table[pid] for pid in chain if pid in table]
 
-    def user_of(self, host_pid: int) -> str:
-        """The macOS user a process runs as: set by launchd's UserName or sudo, inherited."""
-        for info in self._lineage(host_pid):
-            if info.ns_pid in self._users:
-                return self._users[info.ns_pid]
-        return "root"
-
     def set_user(self, ns_pid: int, user: str) -> None:
         self._users[ns_pid] = user
-
-    def job_of(self, host_pid: int) -> str | None:
-        for info in self._lineage(host_pid):
-            spawn = self._by_ns_pid.get(info.ns_pid)
-            if spawn is not None:
-                return spawn.label
-        return None
 
     # -- files -------------------------------------------------------------------------
 
