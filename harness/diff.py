@@ -12,7 +12,8 @@ import difflib
 import tempfile
 from pathlib import Path
 
-from .runner import SEMAPHORE, run_scenario
+from .invariants import SEMAPHORE
+from .runner import run_scenario
 from .scenario import Scenario
 from .trace import Event
 

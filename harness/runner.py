@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import invariants
 from .disk import DEFAULT_ACCOUNTS, Disk
-from .invariants import Violation
+from .invariants import BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST, SEMAPHORE, Violation
 from .machine import Machine, RunResult
 from .models.git import GitHub
 from .models.puppet import Apply, Puppet
@@ -22,10 +22,6 @@ from .scenario import (DeliverFile, DeliverProfile, Fact, FactKind, Halt, MacosU
                        PushCommit, Reboot, Scenario, StartHow)
 from .trace import Event
 
-BOOTSTRAP_LABEL = "com.mozilla.ronin-puppet-bootstrap"
-BOOTSTRAP_PLIST = "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist"
-BOOTSTRAP_COPY = "/usr/local/sbin/ronin-puppet-bootstrap.sh"
-SEMAPHORE = "/private/var/tmp/semaphore/run-buildbot"
 SESSIONS = {StartHow.MDM_SCRIPT_JOB: "mdm-script-job", StartHow.SSH: "ssh-session"}
 
 
@@ -241,7 +237,7 @@ def _check_fact(fact: Fact, events: list[Event], machine: Machine, result: RunRe
         applies = [e for e in events if e.kind == "puppet-apply"]
         if not applies:
             return "puppet never applied"
-        wrong = [e for e in applies if e.data["facts"].get(key, e.data.get("env", {}).get(key)) != fact.value]
+        wrong = [e for e in applies if e.data["facts"].get(key) != fact.value]
         if wrong:
             seen = wrong[0].data["facts"].get(key)
             return f"apply {wrong[0].data['number']} (boot {wrong[0].boot}) had {key}={seen!r}, expected {fact.value!r}"
