@@ -704,7 +704,8 @@ class Machine:
             return
         holder = self._holder
         user = holder.user if holder else "root"
-        for path, change, source in self._watch.drain():
+        changes = self._watch.drain()
+        for path, change, source in changes:
             if change == "renamed":
                 self.disk.rename(source, path)
             elif change in ("created", "moved-here") and user != "root":
@@ -716,7 +717,8 @@ class Machine:
                 extra["launchd"] = self.launchd.verdict_on(path)
             self.event("file", pid=holder.ns_pid if holder else None, job=holder.job if holder else None,
                        path=path, change=change, **extra)
-        self.launchd.files_changed()
+        if changes:  # PathState jobs only care when something changed; most steps change nothing
+            self.launchd.files_changed()
 
     def inside_path(self, mac_path: str, cwd: str = "/") -> Path | None:
         """The host path that `mac_path` names inside the Mac, or None if nothing is there."""

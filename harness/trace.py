@@ -14,12 +14,15 @@ from typing import Any, Iterator
 # Kinds, grouped by the part of the Mac that emits them. Kept in one place so a reader of a
 # trace file can look them up.
 KINDS = {
-    "machine": ("boot", "shutdown", "power-loss", "limit", "quiet", "scheduled"),
+    "machine": ("boot", "shutdown", "power-loss", "scheduled", "installer-boot", "macos-updated",
+                "limit", "quiet", "end"),
     "process": ("process-start", "process-exit", "step"),
-    "shim": ("call", "not-simulated"),
+    "shim": ("call", "call-answered", "not-simulated"),
     "launchd": ("job-loaded", "job-skipped", "job-started", "job-exited", "job-stopping",
                 "job-throttled", "job-removed", "job-spawn-failed", "override"),
     "disk": ("file",),
+    "models": ("puppet-apply", "puppet-apply-done", "puppet-role-applied", "tcc-database",
+               "git-push", "network", "worker-started"),
 }
 
 
