@@ -54,7 +54,7 @@ def build_machine(scenario: Scenario, script: bytes, script_name: str, directory
         applies = tuple(Apply(a.exit_code, a.duration_s, a.output, a.tcc.value) for a in scenario.puppet.applies)
         Puppet(machine, role_model=scenario.puppet.role_model.value, applies=applies, script=script,
                autologin=host.autologin, sip=host.sip).install()
-    machine.models["github"] = github = GitHub(machine, directory / "remotes")
+    github = GitHub(machine, directory / "remotes")
     github.install()
     _start(machine, scenario, script, script_name)
     for event in scenario.events:

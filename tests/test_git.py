@@ -15,8 +15,7 @@ CLONE = f"""
 
 
 def with_github(machine):
-    machine.models["github"] = github = GitHub(machine, machine.directory / "remotes")
-    github.install()
+    GitHub(machine, machine.directory / "remotes").install()
 
 
 def test_a_clone_is_real_git_and_the_remote_url_reads_back_unchanged(mac):

@@ -48,6 +48,7 @@ class GitHub:
     def install(self, repositories: tuple[str, ...] = (RONIN,)) -> None:
         for name in repositories:
             self._create(name)
+        self.machine.models["github"] = self
         self.machine.ro_binds.append((self.root / "github.com", "/.macsim/remotes/github.com"))
 
     def bare(self, name: str = RONIN) -> Path:
