@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .bridge import NativeBuildError
 from .machine import HARNESS_VERSION, Limits, Machine, Verdict
+from .unflushed import TEAR_MODES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 70
 DEFAULT_SCRIPT = Path(__file__).resolve().parent.parent / "src" / "run-puppet.sh"
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--power-loss-at-step", type=int, metavar="K",
                      help="cut the power just before global step K (it comes back); replays a crash "
                           "point found by `macsim explore`")
+    run.add_argument("--tear", action="append", default=[], metavar="PATH",
+                     help="a file (macOS path) that comes back torn if it was written in the last "
+                          "seconds before a power cut (macos-behaviour.md §9b); repeatable")
+    run.add_argument("--tear-mode", choices=TEAR_MODES, default="empty",
+                     help="how a torn file comes back: empty, or short (its first half); default empty")
     run.add_argument("--json", type=Path, metavar="FILE", help="write a summary as JSON to FILE")
     run.add_argument("--trace", type=Path, metavar="FILE",
                      help="write the trace (JSON lines) to FILE (default: beside --json or in --keep-disk); "
@@ -174,8 +180,13 @@ def scenarios_command(args: argparse.Namespace) -> int:
     traces.mkdir(parents=True, exist_ok=True)
     if args.power_loss_at_step is not None and len(scenarios) != 1:
         raise UsageError("--power-loss-at-step replays one crash point: give exactly one scenario")
+    for path in args.tear:
+        if not path.startswith("/"):
+            raise UsageError(f"--tear {path}: expected an absolute macOS path such as "
+                             "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist")
     runs = run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
-                     keep_disks=keep, power_loss_at_step=args.power_loss_at_step)
+                     keep_disks=keep, power_loss_at_step=args.power_loss_at_step,
+                     tears={path: args.tear_mode for path in args.tear})
     print(f"traces: {traces}")
     if args.json:
         write_json(args.json, runs, script, args.seed)

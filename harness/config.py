@@ -27,6 +27,11 @@ class MachineConfig:
     network_up_after_s: float = 0
     #: sudo asks no password of anyone (the fleet's sudoers lets cltbld run run-puppet.sh).
     sudo_nopasswd: bool = True
+    #: Remote Login (sshd) is on: operators reach fleet hosts over ssh and Bolt (ronin-context.md).
+    remote_login: bool = True
+    #: A file written less than this many simulated seconds before a power cut may not be on
+    #: disk yet (macos-behaviour.md §9b: "the last few simulated seconds").
+    unflushed_s: float = 5.0
     timezone: str = "UTC"
 
     @property

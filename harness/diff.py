@@ -48,8 +48,21 @@ def compare(baseline: dict[str, list[str]], candidate: dict[str, list[str]]) -> 
         lines = [line for line in difflib.ndiff(baseline[aspect], candidate[aspect])
                  if line.startswith(("- ", "+ "))]
         if lines:
-            changes[aspect] = lines
+            changes[aspect] = _collapse(lines)
     return changes
+
+
+def _collapse(lines: list[str]) -> list[str]:
+    """A run of identical lines as one, with its count (a retry loop repeats itself)."""
+    out: list[str] = []
+    count = 0
+    for index, line in enumerate(lines):
+        count += 1
+        if index + 1 < len(lines) and lines[index + 1] == line:
+            continue
+        out.append(line if count == 1 else f"{line}  (×{count})")
+        count = 0
+    return out
 
 
 def diff_scripts(scenario: Scenario, baseline: Path, candidate: Path, *, seed: int | None = None

@@ -8,8 +8,10 @@ run on to the scenario's limits, and checks the invariants. Failures are grouped
 (invariant, script line of the crash point); each group is shown by its earliest crash point,
 with the command that replays it.
 
-Not modelled yet: torn writes (files written shortly before the power cut that end up empty or
-short, macos-behaviour.md §9b). A power cut here keeps every completed write.
+Torn writes (macos-behaviour.md §9b): a file written in the last `unflushed_s` simulated
+seconds before the cut, and not renamed into place since, may come back empty. For each such
+file a crash point is also run with that one file torn (one fault more), so a failure's
+smallest reproduction is the earliest step with the fewest torn files.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .invariants import BOOTSTRAP_PLIST
+from .unflushed import Unflushed
 from .runner import run_scenario, script_identity
 from .scenario import Scenario
 from .trace import Event
@@ -37,6 +40,15 @@ class CrashPoint:
     step: int
     boot: int
     line: str  # FILE:LINE of the step (or the shim call's command)
+    tear: tuple[str, ...] = ()  # files that come back empty
+
+    @property
+    def faults(self) -> int:
+        return 1 + len(self.tear)
+
+    def describe(self) -> str:
+        torn = f" tearing {', '.join(self.tear)}" if self.tear else ""
+        return f"power loss before step {self.step}{torn}"
 
 
 @dataclass
@@ -49,7 +61,8 @@ class Failure:
 
     def to_json(self) -> dict:
         return {"invariant": self.invariant, "message": self.message, "line": self.point.line,
-                "step": self.point.step, "boot": self.point.boot, "replay": self.replay,
+                "step": self.point.step, "boot": self.point.boot, "torn": list(self.point.tear),
+                "faults": self.point.faults, "replay": self.replay,
                 "same_failure_at_steps": self.also_at}
 
 
@@ -67,30 +80,37 @@ def registration_step(events: list[Event]) -> int | None:
     return None
 
 
-def crash_points(events: list[Event]) -> tuple[list[CrashPoint], int]:
-    """(one crash point per distinct persistent state, the number of steps) of a reference run."""
+def crash_points(events: list[Event], unflushed_s: float = 5.0) -> tuple[list[CrashPoint], int]:
+    """(one crash point per distinct persistent state, the number of steps) of a reference run.
+    A file written in the last `unflushed_s` before a step adds a crash point that tears it."""
     points, seen_states, steps, changes = [], set(), 0, 0
+    unflushed = Unflushed()
     for event in events:
-        if event.kind == "file" and not event.data["path"].startswith(EPHEMERAL):
-            changes += 1
+        if event.kind == "boot":
+            unflushed.flush()
+        if event.kind == "file":
+            unflushed.note_event(event.data, event.t_s)
+            if not event.data["path"].startswith(EPHEMERAL):
+                changes += 1
         step = event.data.get("step") if event.kind in ("step", "call") else None
         if step is None:
             continue
         steps = max(steps, step)
-        state = (event.boot, changes)
-        if state in seen_states:
-            continue
-        seen_states.add(state)
         where = (f"{event.data['file']}:{event.data['line']}" if event.kind == "step"
                  else f"$ {' '.join(event.data['argv'])[:80]}")
-        points.append(CrashPoint(step, event.boot, where))
+        for tear in [(), *((path,) for path in unflushed.recent(event.t_s, unflushed_s))]:
+            state = (event.boot, changes, tear)
+            if state not in seen_states:
+                seen_states.add(state)
+                points.append(CrashPoint(step, event.boot, where, tear))
     return points, steps
 
 
 def _explore_one(job: tuple[Scenario, bytes, str, int | None, CrashPoint]) -> tuple[CrashPoint, list[tuple[str, str]]]:
     scenario, script, name, seed, point = job
     with tempfile.TemporaryDirectory(prefix="macsim-crash-") as work:
-        run = run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step)
+        run = run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step,
+                           tears={path: "empty" for path in point.tear})
     return point, [(v.invariant, v.message) for v in run.violations]
 
 
@@ -105,10 +125,15 @@ class Exploration:
     registered_at_step: int | None = None
     lost_before_registration: int = 0  # crash points after which nothing could resume
 
+    @property
+    def torn_points(self) -> int:
+        return sum(1 for point in self.points if point.tear)
+
     def to_json(self) -> dict:
         return {"scenario": self.scenario.name, "script": script_identity(self.script), "steps": self.steps,
                 "crash_points": len(self.points), "distinct_states": len(self.points),
-                "covered_by_an_equal_state": self.steps - len(self.points),
+                "with_a_torn_file": self.torn_points,
+                "covered_by_an_equal_state": self.steps - (len(self.points) - self.torn_points),
                 "registered_at_step": self.registered_at_step,
                 "lost_before_registration": self.lost_before_registration,
                 "failures": [f.to_json() for f in self.failures], "wall_s": round(self.wall_s, 2)}
@@ -120,7 +145,7 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
     content = script.read_bytes()
     with tempfile.TemporaryDirectory(prefix="macsim-reference-") as work:
         reference = run_scenario(scenario, content, script.name, Path(work) / "mac", seed=seed)
-    points, steps = crash_points(reference.result.trace.events)
+    points, steps = crash_points(reference.result.trace.events, reference.machine.config.unflushed_s)
     registered_at = registration_step(reference.result.trace.events)
     before_registration = 0
     used_seed = scenario.seed if seed is None else seed
@@ -139,10 +164,11 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
                 violations = kept
             for invariant, message in violations:
                 key = (invariant, point.line)
-                replay = (f"macsim run --script {script} --seed {used_seed} --power-loss-at-step {point.step} "
-                          f"{scenario.path}")
+                tears = "".join(f" --tear {path}" for path in point.tear)
+                replay = (f"macsim run --script {script} --seed {used_seed} --power-loss-at-step {point.step}"
+                          f"{tears} {scenario.path}")
                 known = groups.get(key)
-                if known is None or point.step < known.point.step:
+                if known is None or (point.step, point.faults) < (known.point.step, known.point.faults):
                     groups[key] = Failure(invariant, message, point, replay,
                                           (known.also_at + [known.point.step]) if known else [])
                 else:
@@ -156,14 +182,15 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
 
 def render(exploration: Exploration) -> str:
     lines = [f"{exploration.scenario.name}: {exploration.steps} steps, {len(exploration.points)} crash points "
-             f"run (one per distinct persistent state; {exploration.steps - len(exploration.points)} covered), "
+             f"run (one per distinct persistent state, {exploration.torn_points} of them with a file torn; "
+             f"{exploration.steps - (len(exploration.points) - exploration.torn_points)} steps covered by an equal state), "
              f"{len(exploration.failures)} distinct failures, {exploration.wall_s:.1f} s"]
     if exploration.lost_before_registration:
         lines.append(f"  {exploration.lost_before_registration} crash point(s) before the bootstrap registered "
                      f"itself (step {exploration.registered_at_step}) leave nothing to resume it: the start "
                      f"mechanism's limit (an MDM script-job or an ssh session is not run again), not counted as failures")
     for failure in exploration.failures:
-        lines.append(f"  {failure.invariant} after power loss before step {failure.point.step} "
+        lines.append(f"  {failure.invariant} after {failure.point.describe()} "
                      f"(boot {failure.point.boot}, {failure.point.line}): {failure.message}")
         if failure.also_at:
             lines.append(f"    also at {len(failure.also_at)} later crash point(s) on that line")

@@ -47,17 +47,22 @@ def _violation(name: str, message: str, events: list[Event], index: int) -> Viol
 
 
 class DiskView:
-    """The presence of the files the invariants care about, replayed from the trace."""
+    """The presence of the files the invariants care about, replayed from the trace; and which
+    of them are broken (a plist launchd rejects, a file a power cut tore)."""
 
     def __init__(self) -> None:
         self.daemons: set[str] = set()
         self.semaphore = False
         self.copy = False
+        self.broken: set[str] = set()  # daemon plist names, or BOOTSTRAP_COPY
 
     def apply(self, event: Event) -> None:
         if event.kind == "boot":
             self.daemons = set(event.data.get("daemons", ()))
             self.semaphore = event.data.get("semaphore", False)
+            return
+        if event.kind == "torn":
+            self.broken.add(_daemon_name(event.data["path"]) or event.data["path"])
             return
         if event.kind != "file":
             return
@@ -66,8 +71,11 @@ class DiskView:
         for name, here in ((source, False), (path, present)):
             if not name:
                 continue
-            if name.startswith("/Library/LaunchDaemons/") and name.count("/") == 3:
-                (self.daemons.add if here else self.daemons.discard)(name.rsplit("/", 1)[1])
+            self.broken.discard(_daemon_name(name) or name)
+            if (daemon := _daemon_name(name)) is not None:
+                (self.daemons.add if here else self.daemons.discard)(daemon)
+                if here and event.data.get("launchd", "ok") != "ok":
+                    self.broken.add(daemon)
             elif name == SEMAPHORE:
                 self.semaphore = here
             elif name == BOOTSTRAP_COPY:
@@ -78,12 +86,25 @@ class DiskView:
         return BOOTSTRAP_PLIST.rsplit("/", 1)[1] in self.daemons
 
     @property
+    def bootstrap_runnable(self) -> bool:
+        """Its plist loads and the script copy it runs is whole."""
+        name = BOOTSTRAP_PLIST.rsplit("/", 1)[1]
+        return (name in self.daemons and name not in self.broken
+                and self.copy and BOOTSTRAP_COPY not in self.broken)
+
+    @property
     def regular_mechanism(self) -> bool:
-        return any(name in self.daemons for name in REGULAR_PLISTS)
+        return any(name in self.daemons and name not in self.broken for name in REGULAR_PLISTS)
 
     @property
     def handed_over(self) -> bool:
         return self.semaphore and self.regular_mechanism and not self.bootstrap_registered
+
+
+def _daemon_name(path: str) -> str | None:
+    if path.startswith("/Library/LaunchDaemons/") and path.count("/") == 3:
+        return path.rsplit("/", 1)[1]
+    return None
 
 
 def converges(events: list[Event]) -> Iterable[Violation]:
@@ -120,10 +141,11 @@ def never_stranded(events: list[Event]) -> Iterable[Violation]:
         started = started or event.kind == "process-start"
         ends_boot = event.kind in ("shutdown", "power-loss") or index == len(events) - 1
         if started and ends_boot and not view.handed_over:
-            if not view.bootstrap_registered and not view.regular_mechanism:
+            if not view.bootstrap_runnable and not view.regular_mechanism:
+                what = ("a bootstrap daemon that cannot run (its plist or script copy is missing, torn "
+                        "or rejected by launchd)" if view.bootstrap_registered else "the bootstrap daemon")
                 yield _violation("never-stranded", f"boot {event.boot} ended before handover with neither "
-                                                   "the bootstrap daemon nor a regular mechanism on disk",
-                                 events, index)
+                                                   f"{what} nor a regular mechanism on disk", events, index)
                 return
 
 

@@ -28,9 +28,11 @@ from .clock import Clock
 from .config import HARNESS_VERSION, Limits, MachineConfig, Verdict  # noqa: F401  (re-exported)
 from .disk import Disk, OutsideDisk
 from .launchd import Launchd
+from .models import mail  # noqa: F401  (registers the python3 and macsim-mail handlers)
 from .models.network import Network
 from .prng import Prng
-from .processes import Boot, ProcInfo, find_bwrap
+from .processes import Boot, ProcInfo, find_bwrap, read_proc
+from .unflushed import TEAR_MODES, Unflushed, tear
 from .sandbox import HOST_USR, INSIDE, Runtime
 from .shims import DEFERRED, Answer, Call, Exec
 from .trace import Trace
@@ -54,6 +56,16 @@ class Spawn:
     label: str | None
     on_exit: Callable[[int], None] | None = None
     ns_pid: int | None = None
+
+
+@dataclass
+class Update:
+    """A macOS update, from MDM's push to the first boot into the new version."""
+
+    config: MachineConfig  # the Mac on the new version
+    boots_left: int  # restarts still to come, the one into the new version included
+    install: Callable[[], None] | None = None  # what the installer does to the disk (once)
+    network_up_after_s: float | None = None  # the network's delay in the first new boot
 
 
 @dataclass
@@ -100,13 +112,16 @@ class Machine:
         self._spawns: dict[int, Spawn] = {}
         self._by_ns_pid: dict[int, Spawn] = {}
         self._users: dict[int, str] = {}
+        self._contexts: dict[tuple[int, int], str] = {}  # (host pid, start) -> job entered by exec
         self._next_spawn_id = 1
         self._acks_outstanding = 0
         self._holder: Request | None = None
         self._going_down: str | None = None  # "reboot" or "halt", once requested
         self._teardown_started = False
         self._power_loss_steps: set[int] = set()
-        self._update: tuple[MachineConfig, int] | None = None  # a macOS update in progress
+        self._tears: dict[str, str] = {}  # mac path -> how it comes back if a power cut tears it
+        self.unflushed = Unflushed()
+        self._update: Update | None = None  # a macOS update in progress
         self.last_loaded: list[str] = []  # launchd's labels when the last boot ended
         self._outside_waits: list[Conn] = []
         self._boot_hooks: list[Callable[["Machine"], None]] = []
@@ -126,49 +141,69 @@ class Machine:
 
     def start_script(self, script: bytes, *, name: str = "script.sh", args: tuple[str, ...] = (),
                      at_s: float = 0.0, session: str = "mdm-script-job") -> None:
-        """Starts `script` once as root in the first boot, `at_s` simulated seconds in.
-
-        session "mdm-script-job": the way an MDM script-job runs it (mdmclient, a system
-        daemon: from a temporary path, no TTY, launchd's minimal environment; the temporary
-        copy is removed when it exits). session "ssh-session": an operator's ssh or Bolt
-        session (root's login environment; a user-session context; it dies with a reboot).
-        What it prints is kept beside the machine (`output(session)`).
-        """
-        def spawn() -> None:
-            token = f"{self.prng.child(session).randrange(16**8):08x}"
-            if session == "ssh-session":
-                folder = f"/private/tmp/bolt-{token}"
-                env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/zsh", "USER": "root",
-                       "LOGNAME": "root", "HOME": "/var/root", "TERM": "xterm-256color",
-                       "SSH_CONNECTION": "10.49.56.10 52144 10.49.40.21 22"}
-            else:
-                folder = f"/private/tmp/com.apple.mdmclient.script.{token}"
-                env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/sh", "USER": "root",
-                       "LOGNAME": "root", "HOME": "/var/root", "TMPDIR": "/private/tmp/"}
-            path = f"{folder}/{name}"
-            self.disk.add_file(path, script, mode=0o755)
-
-            def cleanup(_status: int) -> None:
-                shutil.rmtree(self.disk.host_path(folder), ignore_errors=True)
-
-            # mdmclient keeps a script-job's output for the MDM console; here it lands beside
-            # the machine, outside the Mac's disk, where the timeline can show it.
-            output = f"{INSIDE}/run/{session}.out"
-            self.spawn(["/bin/bash", path, *args], env, label=None, session=session,
-                       stdout=output, stderr=output, on_exit=cleanup)
-
+        """Starts `script` once as root in the first boot, `at_s` simulated seconds in, in a
+        session of its own (`start_session`)."""
         def at_boot(machine: "Machine") -> None:
             if machine.boot_count != 1:
                 return
+
+            def start() -> None:
+                machine.start_session(script, name=name, args=args, session=session)
             if at_s <= machine.clock.now_s:
-                spawn()
+                start()
             else:
-                machine.clock.call_at(at_s, f"start {session}", spawn, scope="boot")
+                machine.clock.call_at(at_s, f"start {session}", start, scope="boot")
         self.at_boot(at_boot)
+
+    def start_session(self, script: bytes, *, name: str = "script.sh", args: tuple[str, ...] = (),
+                      session: str = "mdm-script-job") -> None:
+        """Starts `script` now, as root, in a new session called `session`.
+
+        session "mdm-script-job": the way an MDM script-job runs it (mdmclient, a system
+        daemon: from a temporary path, no TTY, launchd's minimal environment; the temporary
+        copy is removed when it exits). A session whose name ends in "-session" ("ssh-session"):
+        an operator's ssh or Bolt session (root's login environment; a user-session context; it
+        dies with a reboot). What it prints is kept beside the machine (`output(session)`), one
+        file per session name.
+        """
+        token = f"{self.prng.child(session).randrange(16**8):08x}"
+        if session.endswith("-session"):
+            folder = f"/private/tmp/bolt-{token}"
+            env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/zsh", "USER": "root",
+                   "LOGNAME": "root", "HOME": "/var/root", "TERM": "xterm-256color",
+                   "SSH_CONNECTION": "10.49.56.10 52144 10.49.40.21 22"}
+        else:
+            folder = f"/private/tmp/com.apple.mdmclient.script.{token}"
+            env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/sh", "USER": "root",
+                   "LOGNAME": "root", "HOME": "/var/root", "TMPDIR": "/private/tmp/"}
+        path = f"{folder}/{name}"
+        self.disk.add_file(path, script, mode=0o755)
+
+        def cleanup(_status: int) -> None:
+            shutil.rmtree(self.disk.host_path(folder), ignore_errors=True)
+
+        # mdmclient keeps a script-job's output for the MDM console; here it lands beside
+        # the machine, outside the Mac's disk, where the timeline can show it.
+        output = f"{INSIDE}/run/{session}.out"
+        self.spawn(["/bin/bash", path, *args], env, label=None, session=session,
+                   stdout=output, stderr=output, on_exit=cleanup)
+
+    def accepts_logins(self) -> bool:
+        """True while an operator can log in: the Mac is up in macOS, not going down, and not
+        in a macOS update's installer."""
+        return self.boot is not None and self._going_down is None and self._update is None
 
     def power_loss_at_step(self, step: int) -> None:
         """Cuts the power just before global step `step` would run."""
         self._power_loss_steps.add(step)
+
+    def tear_at_power_loss(self, mac_path: str, mode: str = "empty") -> None:
+        """If `mac_path` was written in the last `config.unflushed_s` simulated seconds (and not
+        renamed into place since) when the power goes, it comes back torn: "empty" or "short"."""
+        if mode not in TEAR_MODES:
+            raise ValueError(f"a torn file comes back {' or '.join(TEAR_MODES)}, not {mode!r}")
+        top = mac_path.split("/")[1] if mac_path.count("/") > 1 else ""
+        self._tears[f"/private{mac_path}" if top in ("etc", "var", "tmp") else mac_path] = mode
 
     def schedule(self, at_s: float, what: str) -> None:
         """A scenario event at simulated time `at_s`: "reboot", "halt", "power-loss" (the power
@@ -180,6 +215,7 @@ class Machine:
             elif what == "power-off":
                 self.event("power-loss", cause="scheduled, not restored")
                 self._end_boot()
+                self._tear_unflushed()
                 self._finish(Verdict.POWER_OFF, "the power was cut and not restored")
             else:
                 self.request_shutdown("halt" if what == "halt" else "reboot", cause=f"scheduled {what}")
@@ -195,14 +231,20 @@ class Machine:
         self.clock.call_at(at_s, label, fire, priority=-1)
 
     def schedule_update(self, at_s: float, *, version: str, build: str, kernel_release: str,
-                        reboots: int = 1) -> None:
+                        reboots: int = 1, install: Callable[[], None] | None = None,
+                        network_up_after_s: float | None = None) -> None:
         """MDM pushes a macOS update at `at_s`: the Mac restarts into the installer, which boots
         `reboots - 1` more times running Apple's code only (no third-party LaunchDaemons),
-        then boots into the new version (macos-behaviour.md §9.1)."""
+        then boots into the new version (macos-behaviour.md §9.1).
+
+        `install` is what the installer does to the disk: it runs once, at the start of the
+        first boot after the restart, before anything else runs. `network_up_after_s`, when
+        given, is the network's delay in the first boot into the new version only."""
         def fire() -> None:
             self.event("scheduled", what=f"macOS update to {version} ({build})", reboots=reboots)
-            self._update = (replace(self.config, macos_version=version, build_version=build,
-                                    kernel_release=kernel_release), reboots)
+            self._update = Update(replace(self.config, macos_version=version, build_version=build,
+                                          kernel_release=kernel_release), reboots, install,
+                                  network_up_after_s)
             self.request_shutdown("reboot", cause=f"macOS update to {version}")
         self.clock.call_at(at_s, f"macOS update to {version}", fire, priority=-1)
 
@@ -253,6 +295,8 @@ class Machine:
 
     def event(self, kind: str, *, pid: int | None = None, job: str | None = None, **data) -> None:
         self.trace.append(self.clock.now_s, self.boot_count, kind, pid=pid, job=job, **data)
+        if kind == "file":
+            self.unflushed.note_event(data, self.clock.now_s)
 
     # -- boots -------------------------------------------------------------------------
 
@@ -268,6 +312,7 @@ class Machine:
         self._going_down = None
         self._teardown_started = False
         self._users = {}
+        self._contexts = {}
         self._spawns.clear()
         self._by_ns_pid.clear()
         self._pending.clear()
@@ -280,10 +325,10 @@ class Machine:
         # belongs to the step that made it.
         self._watch = DiskWatch(self.disk.root)
         self._await_init_ready()
-        self.network.booted()
         if self._update is not None:
             self._installer_boot()
             return
+        self.network.booted()
         self.launchd.boot()
         for hook in self._boot_hooks:
             hook(self)
@@ -295,18 +340,27 @@ class Machine:
                 "semaphore": self.inside_path("/private/var/tmp/semaphore/run-buildbot") is not None}
 
     def _installer_boot(self) -> None:
-        """A boot of the macOS installer: only Apple's code runs, then it restarts."""
-        new_config, boots_left = self._update
-        if boots_left <= 1:
+        """A boot of the macOS installer: only Apple's code runs, then it restarts. The last
+        one is the first boot into the new version."""
+        update = self._update
+        update.boots_left -= 1
+        if update.boots_left > 0:
+            self.event("installer-boot", boots_left=update.boots_left)
+        if update.install is not None:
+            install, update.install = update.install, None
+            install()
+            self._drain_files()
+        if update.boots_left == 0:
             self._update = None
-            self.config = new_config
-            self.event("macos-updated", version=new_config.macos_version, build=new_config.build_version)
+            self.config = update.config
+            self.network.booted(update.network_up_after_s)
+            self.event("macos-updated", version=update.config.macos_version,
+                       build=update.config.build_version)
             self.launchd.boot()
             for hook in self._boot_hooks:
                 hook(self)
             return
-        self._update = (new_config, boots_left - 1)
-        self.event("installer-boot", boots_left=boots_left - 1)
+        self.network.booted()
         self.clock.call_later(INSTALLER_BOOT_S, "installer restarts",
                               lambda: self.request_shutdown("reboot", cause="macOS installer"))
 
@@ -349,8 +403,18 @@ class Machine:
     def _power_loss(self, cause: str) -> None:
         self.event("power-loss", cause=cause)
         self._end_boot()
+        self._tear_unflushed()
         if self.verdict is None:
             self._start_boot()
+
+    def _tear_unflushed(self) -> None:
+        """Data not yet on disk when the power went: the files asked for that are recent enough."""
+        for path in self.unflushed.recent(self.clock.now_s, self.config.unflushed_s):
+            mode = self._tears.get(path)
+            if mode is not None and (size := tear(self.disk.host_path(path), mode)) is not None:
+                self.event("torn", path=path, mode=mode, size=size,
+                           written_at_s=self.unflushed.written_at[path])
+        self.unflushed.flush()
 
     def _teardown(self) -> None:
         """SIGTERM to every process, SIGKILL after the grace period (§8.3)."""
@@ -363,6 +427,7 @@ class Machine:
     def _finish_shutdown(self) -> None:
         how = self._going_down
         self._end_boot()
+        self.unflushed.flush()  # a graceful shutdown writes everything out
         if how == "halt":
             self._finish(Verdict.HALTED, "the Mac was shut down without restart")
         elif self.verdict is None:
@@ -683,7 +748,9 @@ class Machine:
         if conn.identity is None:
             lineage = self._lineage(conn.host_pid)
             user = next((self._users[i.ns_pid] for i in lineage if i.ns_pid in self._users), "root")
-            job = next((self._by_ns_pid[i.ns_pid].label for i in lineage if i.ns_pid in self._by_ns_pid), None)
+            job = next((self._contexts.get((i.host_pid, i.started)) or self._by_ns_pid[i.ns_pid].label
+                        for i in lineage if (i.host_pid, i.started) in self._contexts
+                        or i.ns_pid in self._by_ns_pid), None)
             conn.identity = (user, job)
         return conn.identity
 
@@ -696,6 +763,14 @@ class Machine:
 
     def set_user(self, ns_pid: int, user: str) -> None:
         self._users[ns_pid] = user
+
+    def enter_context(self, host_pid: int, job: str) -> None:
+        """From its next exec on, the process and its descendants count as part of `job`
+        (how `ssh root@localhost` puts a command in an ssh session). Kept by host pid and start
+        time: pids come round again in a long boot, that pair does not."""
+        info = read_proc(host_pid)
+        if info is not None:
+            self._contexts[(host_pid, info.started)] = job
 
     # -- files -------------------------------------------------------------------------
 

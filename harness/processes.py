@@ -32,6 +32,7 @@ class ProcInfo:
     state: str
     switches: int
     name: str
+    started: int = 0  # clock ticks after the host's boot: with host_pid, names one process for good
 
 
 def find_bwrap() -> str:
@@ -95,7 +96,7 @@ def read_proc(host_pid: int, *, switches: bool = False) -> ProcInfo | None:
                 count += int(line.split()[-1])
     return ProcInfo(host_pid=host_pid, ns_pid=_ns_pid(host_pid), ppid_host=int(fields[1]),
                     state=fields[0].decode(), switches=count,
-                    name=head.partition(b"(")[2].decode("utf-8", "replace"))
+                    name=head.partition(b"(")[2].decode("utf-8", "replace"), started=int(fields[19]))
 
 
 def _children(host_pid: int) -> list[int]:

@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import plistlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import invariants
-from .disk import DEFAULT_ACCOUNTS, Disk
+from .disk import DEFAULT_ACCOUNTS, Disk, OutsideDisk
 from .invariants import BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST, SEMAPHORE, Violation
 from .machine import Machine, RunResult
 from .models.git import GitHub
 from .models.puppet import Apply, Puppet
-from .scenario import (DeliverFile, DeliverProfile, Fact, FactKind, Halt, MacosUpdate, PowerLoss,
-                       PushCommit, Reboot, Scenario, StartHow)
+from .scenario import (DeliverFile, DeliverProfile, Fact, FactKind, Halt, MacosUpdate, OperatorRun,
+                       PowerLoss, PushCommit, Reboot, Scenario, StartHow)
 from .trace import Event
 
 SESSIONS = {StartHow.MDM_SCRIPT_JOB: "mdm-script-job", StartHow.SSH: "ssh-session"}
+
+
+def operator_session(number: int) -> str:
+    """The session of the `number`th operator-run event (from 1). Its own name keeps its output
+    apart and its exit out of `script-exited`; the "-session" ending makes it a user-session
+    context, as for [start] how = "ssh"."""
+    return f"operator-{number}-ssh-session"
 
 
 @dataclass
@@ -57,8 +66,13 @@ def build_machine(scenario: Scenario, script: bytes, script_name: str, directory
     github = GitHub(machine, directory / "remotes")
     github.install()
     _start(machine, scenario, script, script_name)
+    operator_runs = 0
     for event in scenario.events:
-        _schedule(machine, event, github)
+        if isinstance(event, OperatorRun):
+            operator_runs += 1
+            _operator_run(machine, event, script, script_name, operator_session(operator_runs))
+        else:
+            _schedule(machine, event, github)
     return machine
 
 
@@ -88,7 +102,9 @@ def _schedule(machine: Machine, event, github: GitHub) -> None:
         machine.schedule(event.at_s, "power-loss" if event.restored else "power-off")
     elif isinstance(event, MacosUpdate):
         machine.schedule_update(event.at_s, version=event.to_version, build=event.to_build,
-                                kernel_release=event.to_kernel_release, reboots=event.reboots)
+                                kernel_release=event.to_kernel_release, reboots=event.reboots,
+                                install=_installer(machine, event),
+                                network_up_after_s=event.network_up_after_s)
     elif isinstance(event, DeliverFile):
         spec = event.file
         machine.schedule_action(event.at_s, f"MDM delivers {spec.path}", lambda: machine.disk.add_file(
@@ -102,17 +118,65 @@ def _schedule(machine: Machine, event, github: GitHub) -> None:
                                 lambda: github.push_commit(event.message, event.branch))
 
 
+def _installer(machine: Machine, update: MacosUpdate) -> Callable[[], None] | None:
+    """What a macOS update does to the disk: removes its paths, then writes its files."""
+    if not update.removes and not update.files:
+        return None
+
+    def install() -> None:
+        for path in update.removes:
+            try:
+                host = machine.disk.host_path(path, follow_last=False)
+            except OutsideDisk:
+                continue  # a link out of the disk: nothing of the Mac's to remove
+            if host.is_dir() and not host.is_symlink():
+                shutil.rmtree(host)
+            elif host.is_symlink() or host.exists():
+                host.unlink()
+        for spec in update.files:
+            machine.disk.add_file(spec.path, spec.content, owner=spec.owner, group=spec.group, mode=spec.mode)
+    return install
+
+
+def _operator_run(machine: Machine, event: OperatorRun, script: bytes, name: str, session: str) -> None:
+    """At `event.at_s` an operator runs the script over ssh. A Mac that is down then (going
+    down, off, or in a macOS installer) cannot take the login: the operator tries again until
+    it can, and the run starts as soon as launchd has loaded the daemons of the next boot."""
+    waiting = False
+
+    def start() -> None:
+        machine.start_session(script, name=name, args=event.args, session=session)
+
+    def arrive() -> None:
+        nonlocal waiting
+        if machine.accepts_logins():
+            start()
+        else:
+            waiting = True
+
+    def at_boot(_machine: Machine) -> None:
+        nonlocal waiting
+        if waiting:
+            waiting = False
+            start()
+    machine.at_boot(at_boot)
+    machine.schedule_action(event.at_s, f"an operator runs {name} over ssh ({session})", arrive)
+
+
 def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory: Path, *,
                  seed: int | None = None, trace_path: Path | None = None,
-                 power_loss_at_step: int | None = None) -> ScenarioRun:
+                 power_loss_at_step: int | None = None, tears: dict[str, str] | None = None) -> ScenarioRun:
     """Runs `script` on the scenario's Mac in `directory` (absent or empty) and judges it.
 
     With `power_loss_at_step`, the power is cut just before that step (and comes back): the
     scenario's own expectations describe a run without that fault, so only the invariants are
-    checked then."""
+    checked then. `tears` (mac path -> "empty" or "short") are the files a power cut tears if
+    they were written just before it (Machine.tear_at_power_loss)."""
     machine = build_machine(scenario, script, script_name, directory, seed=seed, trace_path=trace_path)
     if power_loss_at_step is not None:
         machine.power_loss_at_step(power_loss_at_step)
+    for path, mode in (tears or {}).items():
+        machine.tear_at_power_loss(path, mode)
     result = machine.run()
     run = ScenarioRun(scenario, "pass", result=result, machine=machine, trace_path=trace_path)
     expectations = check_expectations(scenario, machine, result) if power_loss_at_step is None else []
@@ -258,6 +322,11 @@ def _check_fact(fact: Fact, events: list[Event], machine: Machine, result: RunRe
             return "the script never exited (it was killed by a reboot or is still running)"
         status = exits[-1].data.get("status")
         return None if status == fact.status else f"expected status {fact.status}, got {status or exits[-1].data}"
+    if kind is FactKind.MAIL_SENT:
+        mails = [e for e in _in_boot([e for e in events if e.kind == "mail"], fact)
+                 if fact.contains is None or fact.contains in e.data["subject"] or fact.contains in e.data["body"]]
+        with_text = f" with {fact.contains!r} in the subject or body" if fact.contains is not None else ""
+        return _count(fact, len(mails), f"mails{with_text}{where}")
     if kind is FactKind.CHECKOUT_CURRENT:
         github = machine.models["github"]
         return github.checkout_is_current()

@@ -19,6 +19,8 @@ from .disk import DISK_TOP_LEVEL, DISK_TOP_SYMLINKS, USR_LOCAL
 
 HOST_USR = Path("/usr")
 HOST_GIT_CORE = Path("/usr/lib/git-core")
+#: The Mac's python3 loads it (harness/models/mail.py): mail is recorded, never sent.
+SITECUSTOMIZE = Path(__file__).with_name("models") / "mail-sitecustomize.py"
 INSIDE = "/.macsim"  # where the runtime is mounted inside the sandbox
 
 # Commands the controller answers, at their macOS paths.
@@ -26,7 +28,7 @@ SHIMS: dict[str, tuple[str, ...]] = {
     "/bin": ("launchctl", "date", "sleep", "hostname"),
     "/sbin": ("shutdown", "reboot", "halt"),
     "/usr/bin": ("sudo", "install", "sw_vers", "dscacheutil", "id", "whoami", "uname", "chgrp",
-                 "mktemp"),
+                 "mktemp", "ssh", "python3"),
     "/usr/sbin": ("chown", "scutil"),
 }
 
@@ -97,7 +99,8 @@ class Runtime:
         `cache_dir`: building it costs tens of milliseconds, more than a boot's steps."""
         stamp = hashlib.sha256(native.read_bytes() + Path(__file__).read_bytes()
                                + Path(__file__).with_name("stepper.bash").read_bytes()
-                               + Path(__file__).with_name("git-remote-https").read_bytes()).hexdigest()[:16]
+                               + Path(__file__).with_name("git-remote-https").read_bytes()
+                               + SITECUSTOMIZE.read_bytes()).hexdigest()[:16]
         root = cache_dir / f"runtime-{stamp}"
         if not (root / "complete").exists():
             partial = Path(tempfile.mkdtemp(prefix=f"runtime-{stamp}.", dir=cache_dir))
@@ -124,6 +127,8 @@ class Runtime:
             _relink(root / "bin" / alias, "macsim")
         shutil.copy2(Path(__file__).with_name("stepper.bash"), root / "lib" / "stepper.bash")
         shutil.copy2(Path(__file__).with_name("git-remote-https"), root / "lib" / "git-remote-https")
+        (root / "lib" / "python").mkdir(exist_ok=True)
+        shutil.copy2(SITECUSTOMIZE, root / "lib" / "python" / "sitecustomize.py")
         shim_names = {name for names in (*SHIMS.values(), *NOT_SIMULATED.values()) for name in names}
         for mac_dir in sorted(set(MACOS_TOOLS) | set(SHIMS) | set(NOT_SIMULATED)):
             runtime._build_command_dir(mac_dir, shim_names)

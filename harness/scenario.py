@@ -105,6 +105,7 @@ class EventKind(str, Enum):
     DELIVER_FILE = "deliver-file"
     DELIVER_PROFILE = "deliver-profile"
     PUSH_COMMIT = "push-commit"
+    OPERATOR_RUN = "operator-run"
 
 
 class FactKind(str, Enum):
@@ -209,6 +210,12 @@ class MacosUpdate:
     to_build: str
     to_kernel_release: str
     reboots: int = 1
+    #: What the installer does to the disk, in its first boot: removes these paths (files or
+    #: folders), then writes these files.
+    removes: tuple[str, ...] = ()
+    files: tuple[FileSpec, ...] = ()
+    #: The network's delay in the first boot into the new version; None: as in every boot.
+    network_up_after_s: float | None = None
     kind: ClassVar[EventKind] = EventKind.MACOS_UPDATE
 
 
@@ -235,7 +242,17 @@ class PushCommit:
     kind: ClassVar[EventKind] = EventKind.PUSH_COMMIT
 
 
-ScenarioEvent = Reboot | Halt | PowerLoss | MacosUpdate | DeliverFile | DeliverProfile | PushCommit
+@dataclass(frozen=True)
+class OperatorRun:
+    """An operator starts the script under test by hand, in an ssh session of its own."""
+
+    at_s: float
+    args: tuple[str, ...] = ()
+    kind: ClassVar[EventKind] = EventKind.OPERATOR_RUN
+
+
+ScenarioEvent = (Reboot | Halt | PowerLoss | MacosUpdate | DeliverFile | DeliverProfile | PushCommit
+                 | OperatorRun)
 _EVENT_CLASSES = {cls.kind: cls for cls in ScenarioEvent.__args__}
 
 
@@ -268,6 +285,7 @@ class Fact:
     status: int | None = None
     name: str | None = None
     value: str | None = None
+    contains: str | None = None  # mail-sent: only mails whose subject or body has this text
 
 
 @dataclass(frozen=True)
@@ -332,16 +350,18 @@ def darwin_release(macos_version: str) -> str | None:
 _FILE_KEYS = ("path", "content", "content_file", "owner", "group", "mode")
 _EVENT_KEYS: dict[EventKind, tuple[str, ...]] = {
     EventKind.REBOOT: (), EventKind.HALT: (), EventKind.POWER_LOSS: ("restored",),
-    EventKind.MACOS_UPDATE: ("to_version", "to_build", "to_kernel_release", "reboots"),
+    EventKind.MACOS_UPDATE: ("to_version", "to_build", "to_kernel_release", "reboots", "removes",
+                             "files", "network_up_after_s"),
     EventKind.DELIVER_FILE: _FILE_KEYS, EventKind.DELIVER_PROFILE: ("identifier", "payload"),
-    EventKind.PUSH_COMMIT: ("message", "branch")}
+    EventKind.PUSH_COMMIT: ("message", "branch"), EventKind.OPERATOR_RUN: ("args",)}
 _COUNTS = ("count", "at_least", "at_most")
 _FACT_KEYS: dict[FactKind, tuple[str, ...]] = {
     FactKind.BOOTSTRAP_DAEMON_INSTALLED: ("at_boot",),
     FactKind.BOOTSTRAP_DAEMON_NEVER_INSTALLED: (), FactKind.BOOTSTRAP_DAEMON_REMOVED: ("at_boot",),
     FactKind.PUPPET_APPLIED: (*_COUNTS, "at_boot"), FactKind.PUPPET_ENV: ("name", "value"),
     FactKind.PUPPET_FACT: ("name", "value"), FactKind.SEMAPHORE_WRITTEN: ("at_boot",),
-    FactKind.SEMAPHORE_NEVER_WRITTEN: (), FactKind.REBOOTED: _COUNTS, FactKind.MAIL_SENT: _COUNTS,
+    FactKind.SEMAPHORE_NEVER_WRITTEN: (), FactKind.REBOOTED: _COUNTS,
+    FactKind.MAIL_SENT: (*_COUNTS, "contains", "at_boot"),
     FactKind.SCRIPT_EXITED: ("status",), FactKind.CHECKOUT_CURRENT: ()}
 _FACT_REQUIRED: dict[FactKind, tuple[str, ...]] = {
     FactKind.PUPPET_ENV: ("name", "value"), FactKind.PUPPET_FACT: ("name", "value"),
@@ -353,6 +373,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "host": ("macos_version", "build_version", "kernel_release", "model", "arch", "hostname",
              "role", "autologin", "sip", "vault", "puppet_installed", "files", "accounts"),
     "host.files": _FILE_KEYS,
+    "events.files": _FILE_KEYS,
     "host.accounts": ("name", "uid", "gid", "home", "shell", "gecos"),
     "start": ("how", "at_s", "args"),
     "network": ("up_after_s",),
@@ -366,8 +387,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "expect.facts": ("fact", *dict.fromkeys(k for keys in _FACT_KEYS.values() for k in keys)),
     "invariants": ("off", "expect_violation"),
 }
-_ARRAYS_OF_TABLES = ("host.files", "host.accounts", "puppet.applies", "events", "expect.files",
-                     "expect.loaded", "expect.facts")
+_ARRAYS_OF_TABLES = ("host.files", "host.accounts", "puppet.applies", "events", "events.files",
+                     "expect.files", "expect.loaded", "expect.facts")
 
 
 # -- describing what was found ---------------------------------------------------------------
@@ -502,7 +523,7 @@ def _strings(item: _Check, expected: str, example: str) -> _Check:
             try:
                 item.convert(entry)
             except _Bad as bad:
-                raise _Bad(expected=item.expected, found=_describe(entry), fix=bad.fix,
+                raise _Bad(expected=bad.expected or item.expected, found=_describe(entry), fix=bad.fix,
                            index=index) from None
         return tuple(value)
     return _Check(expected, example, convert)
@@ -540,6 +561,7 @@ _BUILD = _text('a macOS build version like "24D70"', '"24D70"', r"\d{2}[A-Z]\d{1
 _KERNEL = _text('a Darwin release "MAJOR.MINOR.PATCH"', '"24.3.0"', r"\d+\.\d+\.\d+")
 _ONE_LINE = _text()
 _LABEL = _text("a launchd label (non-empty, no whitespace)", '"com.mozilla.ronin-puppet-bootstrap"', r"\S+")
+_ARGS = _strings(_ONE_LINE, "an array of one-line strings", '["--verbose"]')
 
 
 # -- reading tables --------------------------------------------------------------------------
@@ -628,11 +650,11 @@ class _Loader:
         near = _closest(key, known)
         homes = [name for name, keys in _KEYS.items() if key in keys and name not in ("", schema)]
         kinds = [kind.value for kind, keys in {**_EVENT_KEYS, **_FACT_KEYS}.items() if key in keys]
-        if near:
-            fix = f"did you mean {_render(near[0])}?"
-        elif schema in ("events", "expect.facts") and kinds:
+        if schema in ("events", "expect.facts") and kinds:  # a right key of the wrong kind
             owners = " and ".join(map(_render, kinds)) + (" events" if schema == "events" else "")
             fix = f"{_render(key)} belongs to {owners}: remove it here"
+        elif near:
+            fix = f"did you mean {_render(near[0])}?"
         elif homes:
             brackets = "[[{}]]" if homes[0] in _ARRAYS_OF_TABLES else "[{}]"
             fix = f"{_render(key)} is a key of {brackets.format(homes[0])}: move it there"
@@ -735,13 +757,15 @@ class _Loader:
         if scalars["vault"]:
             taken[_canonical("/var/root/vault.yaml")] = "host.vault"
         return Host(version, build or Host.build_version, kernel, **scalars,
-                    files=self.host_files(table.tables("files", "host.files"), taken), accounts=accounts)
+                    files=self.files(table.tables("files", "host.files"), taken, at_start=True),
+                    accounts=accounts)
 
-    def host_files(self, entries: list[_Table], taken: dict[str, str]) -> tuple[FileSpec, ...]:
-        """The files of [[host.files]]; `taken` maps the paths already set to what sets them."""
+    def files(self, entries: list[_Table], taken: dict[str, str], *, at_start: bool) -> tuple[FileSpec, ...]:
+        """The files of [[host.files]] or of an update; `taken` maps the paths already set to
+        the key that sets them."""
         files = []
         for entry in entries:
-            spec = self.file_spec(entry, at_start=True)
+            spec = self.file_spec(entry, at_start=at_start)
             alias = _canonical(spec.path)
             if alias in taken:
                 raise entry.fail("path", f"a path not already set by {taken[alias]}", entry.value("path"),
@@ -822,7 +846,7 @@ class _Loader:
                                  f'remove {key}, or use how = "mdm-script-job" or "ssh"')
         at_s = table.get("at_s", _seconds(example="0"), 0.0)
         self.before_the_end(table, "at_s", at_s)
-        return Start(how, at_s, table.get("args", _strings(_ONE_LINE, "an array of one-line strings", '["--verbose"]'), ()))
+        return Start(how, at_s, table.get("args", _ARGS, ()))
 
     def before_the_end(self, table: _Table, key: str, at_s: float) -> None:
         if at_s >= self.limits.simulated_s:
@@ -870,14 +894,7 @@ class _Loader:
         if kind is EventKind.POWER_LOSS:
             return PowerLoss(at_s, entry.get("restored", _boolean(), True))
         if kind is EventKind.MACOS_UPDATE:
-            to_version = entry.get("to_version", _VERSION)
-            if _version_tuple(to_version) <= _version_tuple(version):
-                raise entry.fail("to_version", f"a version newer than {version} (the version then)",
-                                 entry.value("to_version"), "give the version MDM updates to")
-            to_build = entry.get("to_build", _BUILD)
-            kernel = entry.get("to_kernel_release", _KERNEL, None) or self.kernel_of(entry, "to_version", to_version)
-            return MacosUpdate(at_s, to_version, to_build, kernel,
-                               entry.get("reboots", _integer(1, 10, "2"), 1))
+            return self.macos_update(entry, at_s, version)
         if kind is EventKind.DELIVER_FILE:
             return DeliverFile(at_s, self.file_spec(entry, at_start=False))
         if kind is EventKind.DELIVER_PROFILE:
@@ -888,7 +905,48 @@ class _Loader:
             return PushCommit(at_s, entry.get("message", _ONE_LINE),
                               entry.get("branch", _text("a git branch name", '"master"',
                                                         r"[A-Za-z0-9._][A-Za-z0-9._/-]*"), "master"))
+        if kind is EventKind.OPERATOR_RUN:
+            return OperatorRun(at_s, entry.get("args", _ARGS, ()))
         return _EVENT_CLASSES[kind](at_s)
+
+    def macos_update(self, entry: _Table, at_s: float, version: str) -> MacosUpdate:
+        to_version = entry.get("to_version", _VERSION)
+        if _version_tuple(to_version) <= _version_tuple(version):
+            raise entry.fail("to_version", f"a version newer than {version} (the version then)",
+                             entry.value("to_version"), "give the version MDM updates to")
+        to_build = entry.get("to_build", _BUILD)
+        kernel = entry.get("to_kernel_release", _KERNEL, None) or self.kernel_of(entry, "to_version", to_version)
+        reboots = entry.get("reboots", _integer(1, 10, "2"), 1)
+        removes = self.removes(entry)
+        files = self.files(entry.tables("files", "events.files"), {}, at_start=False)
+        removed = {_canonical(path): index for index, path in enumerate(removes)}
+        for index, spec in enumerate(files):
+            if _canonical(spec.path) in removed:
+                raise self.error(f"{entry.at('files')}[{index}].path", "a path that removes does not list "
+                                 "(a file the update writes replaces what was there)", _describe(spec.path),
+                                 f"remove it from removes[{removed[_canonical(spec.path)]}]")
+        return MacosUpdate(at_s, to_version, to_build, kernel, reboots, removes, files,
+                           entry.get("network_up_after_s", _seconds(example="120"), None))
+
+    def removes(self, entry: _Table) -> tuple[str, ...]:
+        """The paths a macOS update removes: each inside a top-level folder, each listed once."""
+        removes = entry.get("removes", _strings(_mac_path(example='"/usr/local/bin/python3"'),
+                                                "an array of absolute macOS paths",
+                                                '["/usr/local/bin/python3"]'), ())
+        seen: dict[str, int] = {}
+        for index, path in enumerate(removes):
+            where = f"{entry.at('removes')}[{index}]"
+            canonical = _canonical(path)
+            parts = canonical.strip("/").split("/")
+            if canonical in ("/", "/usr/local") or len(parts) < (3 if parts[0] == "private" else 2):
+                raise self.error(where, "a path inside a top-level folder of the disk (not /, /Library, "
+                                 "/Users, /opt, /private/var, /usr/local, ...)", _describe(path),
+                                 "name the files or folders inside it that the update removes")
+            if canonical in seen:
+                raise self.error(where, "each path once", f"{_render(path)}, already removes[{seen[canonical]}]",
+                                 "remove the repeated entry")
+            seen[canonical] = index
+        return removes
 
     def payload(self, entry: _Table) -> bytes:
         value = entry.data.get("payload", {})
@@ -946,7 +1004,8 @@ class _Loader:
                     **self.counts(table, counting=set(_COUNTS) <= set(_FACT_KEYS[kind])),
                     status=param("status", _integer(0, 255, "0")),
                     name=param("name", _text("a name", '"FACTER_PUPPETIZING"', r"[A-Za-z_][A-Za-z0-9_]*")),
-                    value=param("value", _text("a string", '"true"', empty=True)))
+                    value=param("value", _text("a string", '"true"', empty=True)),
+                    contains=param("contains", _text("a non-empty one-line string", '"TCC database missing"')))
 
     def counts(self, table: _Table, *, counting: bool) -> dict[str, int | None]:
         """count, at_least and at_most of a fact; a counting fact with none means at_least = 1."""

@@ -16,7 +16,7 @@ from .scenario import Scenario
 
 def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, traces: Path,
               show_timeline: bool, keep_disks: Path | None = None,
-              power_loss_at_step: int | None = None) -> list[ScenarioRun]:
+              power_loss_at_step: int | None = None, tears: dict[str, str] | None = None) -> list[ScenarioRun]:
     """Runs each scenario on a fresh Mac, printing one line per scenario as it ends."""
     content = script.read_bytes()
     runs = []
@@ -27,7 +27,7 @@ def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, trac
         started = time.monotonic()
         run = run_scenario(scenario, content, script.name, work, seed=seed,
                            trace_path=traces / f"{scenario.name}.trace.jsonl",
-                           power_loss_at_step=power_loss_at_step)
+                           power_loss_at_step=power_loss_at_step, tears=tears)
         wall_s = time.monotonic() - started
         result = run.result
         print(f"[{number}/{len(scenarios)}] {run.verdict.upper():5} {scenario.name}: {result.verdict.value}, "

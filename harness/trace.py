@@ -20,9 +20,9 @@ KINDS = {
     "shim": ("call", "call-answered", "not-simulated"),
     "launchd": ("job-loaded", "job-skipped", "job-started", "job-exited", "job-stopping",
                 "job-throttled", "job-removed", "job-spawn-failed", "override"),
-    "disk": ("file",),
+    "disk": ("file", "torn"),
     "models": ("puppet-apply", "puppet-apply-done", "puppet-role-applied", "tcc-database",
-               "git-push", "network", "worker-started"),
+               "git-push", "network", "worker-started", "mail"),
 }
 
 

@@ -44,6 +44,8 @@ readonly BOOT_PLIST=/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.pl
 readonly BOOT_SCRIPT_DIR=/usr/local/sbin
 readonly BOOT_SCRIPT=/usr/local/sbin/ronin-puppet-bootstrap.sh
 readonly LOG_FILE=/var/log/ronin-puppet-bootstrap.log
+readonly SSH_DIR=/var/root/.ssh
+readonly SSH_KEY=/var/root/.ssh/ronin-puppet-bootstrap_ed25519
 # macOS empties /var/run at boot, so a lock left by a power loss or a reboot is gone
 # before the next boot's run looks; within a boot, a holder pid that is not alive marks
 # it stale. macOS has no flock(1): mkdir is the atomic test-and-set.
@@ -62,7 +64,10 @@ REGULAR_PLISTS=(/Library/LaunchDaemons/com.mozilla.atboot_puppet.plist
     /Library/LaunchDaemons/com.mozilla.periodic.plist)
 
 ROLE="" CHECKOUT="" HOST_FQDN=unknown COMMIT=unknown RUN_LOG="" SELF_COPY=""
-LOG_IS_STDOUT=0 LOCK_HELD=0 FAILED_APPLIES=0 TCC_LIMIT_MAILED=0
+LOG_IS_STDOUT=0 LOCK_HELD=0 FAILED_APPLIES=0 TCC_LIMIT_MAILED=0 LOCAL_SSH_OK=0 REMOTE_COMMAND=""
+PUPPET_APPLY=("$PUPPET_BIN" apply
+    --modulepath=./modules:./r10k_modules:/etc/puppetlabs/code/environments/production/modules
+    --hiera_config=./hiera.yaml --logdest=console --color=false --detailed-exitcodes ./manifests/)
 
 readonly MAILER_PY='import smtplib, socket, sys
 from email.message import EmailMessage
@@ -395,6 +400,65 @@ prepare_checkout() {
         | write_atomically "$CHECKOUT/manifests/nodes/nodes.pp" 644
 }
 
+# Puppet started by launchd (or by MDM's mdmclient, a daemon too) has no user-session TCC
+# context: on a SIP host it is denied cltbld's TCC database even as root. Over ssh to this
+# Mac it inherits sshd's grants, so unless this run already is in an ssh session the apply
+# goes through root@localhost, with a key of its own that only localhost may use.
+local_ssh() {
+    ssh -n -i "$SSH_KEY" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new \
+        -o UserKnownHostsFile="$SSH_DIR/known_hosts" -o LogLevel=ERROR root@localhost "$@"
+}
+
+local_ssh_ready() {
+    local key
+    if [ "$LOCAL_SSH_OK" -eq 1 ]; then return 0; fi
+    mkdir -p "$SSH_DIR" && chmod 700 "$SSH_DIR" || return 1
+    if [ ! -f "$SSH_KEY" ] || [ ! -f "$SSH_KEY.pub" ]; then
+        rm -f "$SSH_KEY" "$SSH_KEY.pub"
+        ssh-keygen -q -t ed25519 -N '' -C "$BOOT_LABEL" -f "$SSH_KEY" >>"$LOG_FILE" 2>&1 || return 1
+    fi
+    key=$(cat "$SSH_KEY.pub") || return 1
+    if ! grep -qF "$key" "$SSH_DIR/authorized_keys" 2>/dev/null; then
+        printf 'from="127.0.0.1,::1",restrict %s\n' "$key" >>"$SSH_DIR/authorized_keys" || return 1
+        chmod 600 "$SSH_DIR/authorized_keys"
+    fi
+    if ! local_ssh true >>"$LOG_FILE" 2>&1; then
+        log "WARNING: ssh root@localhost does not work (is Remote Login on?): applying from this" \
+            "context, where cltbld's TCC database may be denied"
+        return 1
+    fi
+    LOCAL_SSH_OK=1
+}
+
+# Appends one word to REMOTE_COMMAND, single-quoted for the remote shell (a subshell only
+# for the rare word that holds a quote).
+add_word() {
+    case "$1" in
+        *\'*) REMOTE_COMMAND+=" '$(printf '%s' "$1" | sed "s/'/'\\\\''/g")'" ;;
+        *) REMOTE_COMMAND+=" '$1'" ;;
+    esac
+}
+
+# The same directory, arguments and puppet environment as a direct apply: the FACTER_*
+# variables this run was given, the two the bootstrap sets, PATH and LANG.
+build_remote_apply() {
+    local name
+    REMOTE_COMMAND="cd"
+    add_word "$CHECKOUT"
+    REMOTE_COMMAND+=" && exec env"
+    for name in $(compgen -e); do
+        case "$name" in
+            FACTER_PUPPETIZING | FACTER_puppet_role) ;;
+            FACTER_*) add_word "$name=${!name}" ;;
+        esac
+    done
+    add_word FACTER_PUPPETIZING=true
+    add_word "FACTER_puppet_role=$ROLE"
+    add_word "PATH=$PATH"
+    if [ -n "${LANG:-}" ]; then add_word "LANG=$LANG"; fi
+    for name in ${PUPPET_APPLY[@]+"${PUPPET_APPLY[@]}"}; do add_word "$name"; done
+}
+
 # Clean means a detailed exit code of 0 or 2 and no output line starting with "Error:".
 apply_once() {
     local status
@@ -403,15 +467,23 @@ apply_once() {
     COMMIT=$(in_checkout git rev-parse HEAD 2>/dev/null) || COMMIT=unknown
     log "applying role $ROLE at $COMMIT (attempt $1); puppet output in $RUN_LOG"
     set +e
-    (cd "$CHECKOUT" && FACTER_PUPPETIZING=true FACTER_puppet_role="$ROLE" "$PUPPET_BIN" apply \
-        --modulepath=./modules:./r10k_modules:/etc/puppetlabs/code/environments/production/modules \
-        --hiera_config=./hiera.yaml --logdest=console --color=false --detailed-exitcodes \
-        ./manifests/) 2>&1 | tee "$RUN_LOG"
+    if [ -z "${SSH_CONNECTION:-}" ] && local_ssh_ready; then
+        log "applying through ssh root@localhost, for a user-session TCC context"
+        build_remote_apply
+        local_ssh "$REMOTE_COMMAND" 2>&1 | tee "$RUN_LOG"
+    else
+        (cd "$CHECKOUT" && FACTER_PUPPETIZING=true FACTER_puppet_role="$ROLE" \
+            ${PUPPET_APPLY[@]+"${PUPPET_APPLY[@]}"}) 2>&1 | tee "$RUN_LOG"
+    fi
     status=${PIPESTATUS[0]}
     set -e
     if [ "$LOG_IS_STDOUT" -eq 0 ]; then cat "$RUN_LOG" >>"$LOG_FILE" 2>/dev/null || true; fi
     write_run_metadata "$status"
-    if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then
+    if [ "$status" -eq 255 ] && [ "$LOCAL_SSH_OK" -eq 1 ]; then
+        LOCAL_SSH_OK=0
+        log "ssh root@localhost failed (exit 255): the apply did not run"
+        return 1
+    elif [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then
         log "puppet apply failed: exit $status (1: run failed, 4: resources failed, 6: both)"
         return 1
     elif grep -q '^Error:' "$RUN_LOG"; then

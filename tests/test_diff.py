@@ -49,3 +49,10 @@ def test_a_changed_fact_shows_as_the_puppet_invocation_that_changed(tmp_path):
     assert "+ boot 1: /opt/puppetlabs/bin/puppet apply ./manifests/" in result.stdout
     assert "FACTER_running_in_test_kitchen=true" in result.stdout
     assert "files:" not in result.stdout
+
+
+def test_a_retry_loop_shows_as_one_line_with_its_count():
+    from harness.diff import compare
+    baseline = {aspect: [] for aspect in ("puppet", "launchd", "files", "reboots", "semaphore")}
+    candidate = dict(baseline, puppet=["boot 1: puppet apply"] * 40 + ["boot 2: puppet apply"])
+    assert compare(baseline, candidate)["puppet"] == ["+ boot 1: puppet apply  (×40)", "+ boot 2: puppet apply"]

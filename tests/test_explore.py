@@ -32,7 +32,7 @@ set -e
 PLIST={PLIST}
 if [ ! -f /usr/local/sbin/ronin-puppet-bootstrap.sh ]; then
     mkdir -p /usr/local/sbin
-    cp "$0" /usr/local/sbin/ronin-puppet-bootstrap.sh
+    cp "$0" /usr/local/sbin/.copy.tmp && mv /usr/local/sbin/.copy.tmp /usr/local/sbin/ronin-puppet-bootstrap.sh
     printf '%s' '<plist version="1.0"><dict><key>Label</key><string>com.mozilla.ronin-puppet-bootstrap</string><key>ProgramArguments</key><array><string>/bin/bash</string><string>/usr/local/sbin/ronin-puppet-bootstrap.sh</string></array><key>RunAtLoad</key><true/></dict></plist>' > "$PLIST.tmp"
     mv "$PLIST.tmp" "$PLIST"
 fi
@@ -53,7 +53,8 @@ def run(tmp_path: Path, script: str):
 def test_removing_the_bootstrap_after_the_handover_survives_every_power_cut(tmp_path):
     exploration = run(tmp_path, HEADER + HAND_OVER + REMOVE)
     assert exploration.failures == []
-    assert len(exploration.points) < exploration.steps  # equal states were not run twice
+    whole = [point for point in exploration.points if not point.tear]
+    assert len(whole) < exploration.steps  # equal states were not run twice
 
 
 def test_removing_the_bootstrap_before_the_handover_is_found_with_its_line_and_a_replay(tmp_path):
@@ -63,3 +64,15 @@ def test_removing_the_bootstrap_before_the_handover_is_found_with_its_line_and_a
     first = stranded[0]
     assert first.point.line.endswith("boot.sh:12")  # just after the removal, before the handover
     assert f"--power-loss-at-step {first.point.step}" in first.replay
+
+
+def test_a_plist_written_in_place_behind_an_existence_check_is_caught_by_a_torn_write(tmp_path):
+    # The plist is written straight to its name: a power cut in the next seconds can leave it
+    # empty, and the existence check then keeps that empty file for good.
+    in_place = HEADER.replace('> "$PLIST.tmp"\n    mv "$PLIST.tmp" "$PLIST"', '> "$PLIST"')
+    assert in_place != HEADER
+    exploration = run(tmp_path, in_place + HAND_OVER + REMOVE)
+    torn = [f for f in exploration.failures if f.point.tear == (PLIST,)]
+    assert torn and {f.invariant for f in torn} >= {"never-stranded"}, exploration.failures
+    assert all(f.point.tear for f in exploration.failures)  # whole files alone never strand it
+    assert f"--tear {PLIST}" in torn[0].replay

@@ -84,3 +84,164 @@ def test_a_bad_scenario_file_is_one_error_with_exit_code_2(tmp_path):
     result = macsim("run", "--script", str(ROOT / "examples" / "self-removing-daemon.sh"), str(bad))
     assert result.returncode == 2
     assert "expect.boot" in result.stderr and "boots" in result.stderr
+
+
+def run_text(tmp_path: Path, scenario: str, script: str):
+    path = tmp_path / "scenario.toml"
+    path.write_text(scenario)
+    return run_scenario(load_scenario(path), script.encode(), "run.sh", tmp_path / "mac")
+
+
+def test_a_macos_update_removes_and_writes_files_in_its_first_boot(tmp_path):
+    run = run_text(tmp_path, """
+[scenario]
+summary = "the update takes a tool away and leaves a note"
+
+[start]
+how = "none"
+
+[[host.files]]
+path = "/usr/local/bin/tool"
+content = "#!/bin/bash\\n"
+mode = "0755"
+
+[[events]]
+at_s = 100
+what = "macos-update"
+to_version = "15.4"
+to_build = "24E248"
+reboots = 2
+removes = ["/usr/local/bin/tool", "/opt/never-there"]
+network_up_after_s = 50
+
+[[events.files]]
+path = "/Users/Shared/Relocated Items/tool"
+content = "moved\\n"
+
+[[events]]
+at_s = 2000
+what = "reboot"
+
+[expect]
+verdict = "quiet"
+boots = 4
+
+[[expect.files]]
+path = "/usr/local/bin/tool"
+present = false
+
+[[expect.files]]
+path = "/Users/Shared/Relocated Items/tool"
+content = "moved\\n"
+
+[invariants]
+off = { "converges" = "no bootstrap runs", "never-stranded" = "no bootstrap runs" }
+""", "")
+    assert run.verdict == "pass", run.violations
+    events = run.result.trace.events
+    removed = [e for e in events if e.kind == "file" and e.data["path"] == "/usr/local/bin/tool"]
+    assert [(e.boot, e.data["change"]) for e in removed] == [(2, "removed")]
+    installer = next(e for e in events if e.kind == "installer-boot")
+    assert installer.boot == 2 and installer.seq < removed[0].seq
+    assert [(e.boot, e.data) for e in events if e.kind == "network"] == [
+        (3, {"state": "down", "until_s": events[[e.kind for e in events].index("macos-updated")].t_s + 50}),
+        (3, {"state": "up"})]
+
+
+OPERATOR_SCRIPT = """#!/bin/bash
+echo "run with: $*"
+sleep 20
+[ "$1" = "--operator" ] && exit 3
+exit 0
+"""
+
+
+def test_an_operator_run_is_a_second_run_with_its_own_session_output_and_exit(tmp_path):
+    run = run_text(tmp_path, """
+[scenario]
+summary = "an operator starts a second run while the first still runs"
+
+[start]
+how = "ssh"
+
+[[events]]
+at_s = 5
+what = "operator-run"
+args = ["--operator"]
+
+[expect]
+verdict = "quiet"
+
+[[expect.facts]]
+fact = "script-exited"
+status = 0
+
+[invariants]
+off = { "converges" = "not a bootstrap", "never-stranded" = "not a bootstrap" }
+""", OPERATOR_SCRIPT)
+    assert run.verdict == "pass", run.violations
+    exits = [(e.job, e.t_s, e.data) for e in run.result.trace.events if e.kind == "process-exit"]
+    assert exits == [("ssh-session", 20.0, {"status": 0}), ("operator-1-ssh-session", 25.0, {"status": 3})]
+    assert run.machine.output("ssh-session") == "run with: \n"
+    assert run.machine.output("operator-1-ssh-session") == "run with: --operator\n"
+
+
+def test_an_operator_run_while_the_mac_restarts_starts_in_the_next_boot(tmp_path):
+    run = run_text(tmp_path, """
+[scenario]
+summary = "the operator logs in once the Mac is back"
+
+[start]
+how = "none"
+
+[[events]]
+at_s = 100
+what = "reboot"
+
+[[events]]
+at_s = 100
+what = "operator-run"
+
+[expect]
+verdict = "quiet"
+boots = 2
+
+[invariants]
+off = { "converges" = "not a bootstrap", "never-stranded" = "not a bootstrap" }
+""", OPERATOR_SCRIPT)
+    assert run.verdict == "pass", run.violations
+    starts = [e for e in run.result.trace.events if e.kind == "process-start" and e.job == "operator-1-ssh-session"]
+    assert {e.boot for e in starts} == {2}
+
+
+MAILING_SCRIPT = """#!/bin/bash
+for subject in "first report" "TCC database missing"; do
+    python3 -c 'import smtplib, sys; smtplib.SMTP("smtp.example.com").sendmail("root@mac", ["ops@example.com"], "Subject: " + sys.argv[1] + "\\n\\nbody\\n")' "$subject"
+done
+"""
+
+
+def test_mail_sent_counts_the_messages_a_relay_took_and_can_look_for_a_text(tmp_path):
+    run = run_text(tmp_path, """
+[scenario]
+summary = "two reports"
+
+[[expect.facts]]
+fact = "mail-sent"
+count = 2
+
+[[expect.facts]]
+fact = "mail-sent"
+contains = "TCC database missing"
+count = 1
+at_boot = 1
+
+[[expect.facts]]
+fact = "mail-sent"
+contains = "never said"
+
+[invariants]
+off = { "converges" = "not a bootstrap", "never-stranded" = "not a bootstrap" }
+""", MAILING_SCRIPT)
+    assert [v.message for v in run.violations] == [
+        "mail-sent: expected at least 1 mails with 'never said' in the subject or body, found 0"]

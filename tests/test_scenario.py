@@ -19,7 +19,7 @@ from harness.disk import Account
 from harness.machine import Limits, MachineConfig, Verdict
 from harness.scenario import (EXIT_BAD_INPUT, DeliverFile, DeliverProfile, EventKind, Expect,
                               ExpectFile, ExpectLoaded, Fact, FactKind, FileSpec, Halt, Host,
-                              Invariants, MacosUpdate, NetworkPlan, PowerLoss, PuppetApply,
+                              Invariants, MacosUpdate, NetworkPlan, OperatorRun, PowerLoss, PuppetApply,
                               PuppetPlan, PushCommit, Reboot, RoleModel, Scenario, ScenarioError,
                               Start, StartHow, Tcc, darwin_release, format_error, load_scenario,
                               load_scenarios)
@@ -259,6 +259,58 @@ def test_a_counting_fact_without_a_count_means_at_least_once(tmp_path):
     assert scenario.expect.facts == (Fact(FactKind.REBOOTED, at_least=1),)
 
 
+def test_an_operator_run_loads_with_its_arguments_or_none(tmp_path):
+    scenario = load(tmp_path, """
+        [[events]]
+        at_s = 600
+        what = "operator-run"
+        [[events]]
+        at_s = 900
+        what = "operator-run"
+        args = ["--verbose"]
+        """)
+    assert scenario.events == (OperatorRun(600.0), OperatorRun(900.0, ("--verbose",)))
+
+
+def test_a_macos_update_loads_what_its_installer_removes_and_writes(tmp_path):
+    scenario = load(tmp_path, """
+        [[events]]
+        at_s = 1200
+        what = "macos-update"
+        to_version = "15.4"
+        to_build = "24E248"
+        removes = ["/usr/local/bin/python3", "/etc/sudoers.d/relops"]
+        network_up_after_s = 180
+
+        [[events.files]]
+        path = "/Library/Preferences/com.apple.loginwindow.plist"
+        content = "<plist/>"
+        mode = "0600"
+        """)
+    assert scenario.events == (MacosUpdate(
+        1200.0, "15.4", "24E248", "24.4.0", 1, ("/usr/local/bin/python3", "/etc/sudoers.d/relops"),
+        (FileSpec("/Library/Preferences/com.apple.loginwindow.plist", b"<plist/>", mode=0o600),), 180.0),)
+
+
+def test_an_update_without_side_effects_changes_nothing_but_the_version(tmp_path):
+    update = load(tmp_path, UPDATE).events[0]
+    assert (update.removes, update.files, update.network_up_after_s) == ((), (), None)
+
+
+def test_a_mail_fact_counts_and_may_look_for_a_text_in_one_boot(tmp_path):
+    scenario = load(tmp_path, """
+        [[expect.facts]]
+        fact = "mail-sent"
+        [[expect.facts]]
+        fact = "mail-sent"
+        contains = "TCC database missing"
+        count = 1
+        at_boot = 4
+        """)
+    assert scenario.expect.facts == (Fact(FactKind.MAIL_SENT, at_least=1),
+                                     Fact(FactKind.MAIL_SENT, at_boot=4, count=1, contains="TCC database missing"))
+
+
 def test_a_fact_that_counts_nothing_keeps_no_count(tmp_path):
     scenario = load(tmp_path, '[[expect.facts]]\nfact = "semaphore-written"\n')
     assert scenario.expect.facts == (Fact(FactKind.SEMAPHORE_WRITTEN),)
@@ -469,7 +521,7 @@ def test_negative_seconds_are_rejected(tmp_path):
 def test_an_unknown_event_kind_lists_the_kinds_and_suggests_one(tmp_path):
     err = error(tmp_path, '[[events]]\nat_s = 1\nwhat = "rebot"\n')
     assert_error(err, "events[0].what", 'one of "reboot", "halt", "power-loss", "macos-update", '
-                 '"deliver-file", "deliver-profile", "push-commit"', '"rebot" (a string)')
+                 '"deliver-file", "deliver-profile", "push-commit", "operator-run"', '"rebot" (a string)')
     assert err.fix == 'did you mean "reboot"?'
 
 
@@ -651,6 +703,89 @@ def test_a_key_of_another_event_kind_is_rejected_naming_its_kind(tmp_path):
     assert_error(err, "events[0].message", 'one of the keys of a "power-loss" event: at_s, what, restored',
                  'an unknown key "message"')
     assert err.fix == '"message" belongs to "push-commit" events: remove it here'
+
+
+UPDATE = '[[events]]\nat_s = 1\nwhat = "macos-update"\nto_version = "15.4"\nto_build = "24E248"\n'
+
+
+def test_what_an_update_removes_must_be_an_array_of_paths(tmp_path):
+    err = error(tmp_path, UPDATE + 'removes = "/usr/local/bin/python3"\n')
+    assert_error(err, "events[0].removes", "an array of absolute macOS paths",
+                 '"/usr/local/bin/python3" (a string)')
+
+
+def test_a_relative_path_an_update_removes_is_pinned_to_its_index(tmp_path):
+    err = error(tmp_path, UPDATE + 'removes = ["/opt/x", "usr/local/bin/x"]\n')
+    assert_error(err, "events[0].removes[1]", "an absolute macOS path (starting with /)",
+                 '"usr/local/bin/x" (a string)')
+    assert err.fix == 'start it with "/", e.g. "/usr/local/bin/x"'
+
+
+@pytest.mark.parametrize("path", ["/Library", "/var", "/private/etc", "/usr/local"])
+def test_an_update_cannot_remove_a_top_level_folder_of_the_disk(tmp_path, path):
+    err = error(tmp_path, UPDATE + f'removes = ["{path}"]\n')
+    assert_error(err, "events[0].removes[0]", "a path inside a top-level folder of the disk (not /, /Library, "
+                 "/Users, /opt, /private/var, /usr/local, ...)", f'"{path}" (a string)')
+
+
+def test_an_update_cannot_remove_the_hosts_trees(tmp_path):
+    err = error(tmp_path, UPDATE + 'removes = ["/usr/bin/python3"]\n')
+    assert err.key_path == "events[0].removes[0]" and err.expected.startswith("a path on the Mac's disk")
+
+
+def test_a_path_an_update_removes_twice_through_an_alias_is_rejected(tmp_path):
+    err = error(tmp_path, UPDATE + 'removes = ["/etc/hosts.equiv", "/private/etc/hosts.equiv"]\n')
+    assert_error(err, "events[0].removes[1]", "each path once",
+                 '"/private/etc/hosts.equiv", already removes[0]')
+
+
+def test_a_file_an_update_writes_cannot_also_be_removed(tmp_path):
+    err = error(tmp_path, UPDATE + 'removes = ["/opt/a", "/opt/b"]\n[[events.files]]\npath = "/opt/b"\n')
+    assert_error(err, "events[0].files[0].path", "a path that removes does not list (a file the update "
+                 "writes replaces what was there)", '"/opt/b" (a string)')
+    assert err.fix == "remove it from removes[1]"
+
+
+def test_a_file_an_update_writes_is_checked_like_a_host_file(tmp_path):
+    err = error(tmp_path, UPDATE + '[[events.files]]\npath = "/opt/b"\nmode = 644\n')
+    assert err.key_path == "events[0].files[0].mode" and err.fix.startswith("quote it")
+    err = error(tmp_path, UPDATE + '[[events.files]]\npath = "/opt/b"\nmod = "0644"\n')
+    assert_error(err, "events[0].files[0].mod", "one of the keys of [[events.files]]: path, content, "
+                 "content_file, owner, group, mode", 'an unknown key "mod"')
+
+
+def test_an_update_writing_one_file_twice_is_rejected(tmp_path):
+    err = error(tmp_path, UPDATE + '[[events.files]]\npath = "/etc/x"\n[[events.files]]\npath = "/private/etc/x"\n')
+    assert (err.key_path, err.expected) == ("events[0].files[1].path",
+                                            "a path not already set by events[0].files[0].path")
+
+
+def test_the_network_delay_after_an_update_is_seconds(tmp_path):
+    err = error(tmp_path, UPDATE + "network_up_after_s = -1\n")
+    assert_error(err, "events[0].network_up_after_s", "a number of seconds >= 0", "-1 (an integer)")
+
+
+def test_update_side_effects_on_another_event_kind_are_rejected(tmp_path):
+    err = error(tmp_path, '[[events]]\nat_s = 1\nwhat = "reboot"\nremoves = ["/opt/x"]\n')
+    assert err.key_path == "events[0].removes"
+    assert err.fix == '"removes" belongs to "macos-update" events: remove it here'
+
+
+def test_an_operator_runs_arguments_are_one_line_strings(tmp_path):
+    err = error(tmp_path, '[[events]]\nat_s = 1\nwhat = "operator-run"\nargs = ["-v", 2]\n')
+    assert_error(err, "events[0].args[1]", "a non-empty one-line string", "2 (an integer)")
+
+
+def test_arguments_on_another_event_kind_belong_to_operator_runs(tmp_path):
+    err = error(tmp_path, '[[events]]\nat_s = 1\nwhat = "halt"\nargs = ["-v"]\n')
+    assert err.fix == '"args" belongs to "operator-run" events: remove it here'
+
+
+def test_a_mail_fact_looks_for_a_non_empty_text(tmp_path):
+    err = error(tmp_path, '[[expect.facts]]\nfact = "mail-sent"\ncontains = ""\n')
+    assert_error(err, "expect.facts[0].contains", "a non-empty one-line string", '"" (a string)')
+    err = error(tmp_path, '[[expect.facts]]\nfact = "rebooted"\ncontains = "x"\n')
+    assert err.fix == '"contains" belongs to "mail-sent": remove it here'
 
 
 def test_events_out_of_time_order_are_rejected(tmp_path):

@@ -17,12 +17,14 @@ class Network:
     def __init__(self, machine: "Machine") -> None:
         self.machine = machine
         self.boot_started_s = 0.0
+        self.delay_s = machine.config.network_up_after_s
 
-    def booted(self) -> None:
-        """A boot began: the network is down until its time (git's transport reads the flag)."""
+    def booted(self, delay_s: float | None = None) -> None:
+        """A boot began: the network is down until its time (git's transport reads the flag),
+        `delay_s` from now, or the Mac's usual delay (a macOS update may give another one)."""
         self.boot_started_s = self.machine.clock.now_s
         flag = self.machine.runtime.run / "network-down"
-        delay_s = self.machine.config.network_up_after_s
+        self.delay_s = delay_s = self.machine.config.network_up_after_s if delay_s is None else delay_s
         if delay_s <= 0:
             flag.unlink(missing_ok=True)
             return
@@ -35,7 +37,7 @@ class Network:
         self.machine.event("network", state="up")
 
     def up_at_s(self) -> float:
-        return self.boot_started_s + self.machine.config.network_up_after_s
+        return self.boot_started_s + self.delay_s
 
     def up(self) -> bool:
         return self.machine.clock.now_s >= self.up_at_s()

@@ -74,6 +74,6 @@ def usage(text: str, status: int = 64) -> Answer:
     return Answer(status, "", text if text.endswith("\n") else text + "\n")
 
 
-from . import files, power, sudo, system  # noqa: E402,F401  (registration side effects)
+from . import files, power, ssh, sudo, system  # noqa: E402,F401  (registration side effects)
 from .. import launchctl  # noqa: E402,F401
 from ..models import puppet, worker  # noqa: E402,F401
