@@ -2,8 +2,8 @@
 
 A reference run lists the steps. A crash before step k leaves the disk as the steps before k
 left it, so crash points between which nothing persistent changed (nothing outside /tmp and
-/var/run, which boot empties) lead to the same state: only the first of each is run, the rest
-are reported as covered. Each run cuts the power before its step, lets the Mac boot again and
+/var/run, which boot empties, and /var/log, which no bootstrap reads back) lead to the same
+state: only the first of each is run, the rest are reported as covered. Each run cuts the power before its step, lets the Mac boot again and
 run on to the scenario's limits, and checks the invariants. Failures are grouped by
 (invariant, script line of the crash point); each group is shown by its earliest crash point,
 with the command that replays it.
@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .invariants import BOOTSTRAP_PLIST
 from .unflushed import Unflushed
@@ -29,6 +30,9 @@ from .scenario import Scenario
 from .trace import Event
 
 EPHEMERAL = ("/private/tmp/", "/private/var/run/")
+#: Logs are written all the time and read back by no bootstrap: a change there alone is not a
+#: new state worth a crash run, and a torn log line breaks nothing.
+UNREAD = ("/private/var/log/",)
 #: Before the bootstrap has registered itself, a power cut loses it for good: MDM does not run a
 #: script-job again, an ssh session is gone. That is the start mechanism's limit, not a defect of
 #: the script, so these invariants are not held against crash points before registration.
@@ -89,8 +93,9 @@ def crash_points(events: list[Event], unflushed_s: float = 5.0) -> tuple[list[Cr
         if event.kind == "boot":
             unflushed.flush()
         if event.kind == "file":
-            unflushed.note_event(event.data, event.t_s)
-            if not event.data["path"].startswith(EPHEMERAL):
+            if not event.data["path"].startswith(UNREAD):
+                unflushed.note_event(event.data, event.t_s)
+            if not event.data["path"].startswith(EPHEMERAL + UNREAD):
                 changes += 1
         step = event.data.get("step") if event.kind in ("step", "call") else None
         if step is None:
@@ -140,12 +145,15 @@ class Exploration:
 
 
 def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None = None,
-            progress=sys.stderr) -> Exploration:
+            progress=sys.stderr, select: Callable[[CrashPoint], bool] | None = None) -> Exploration:
+    """Explores every crash point of the scenario, or those `select` keeps."""
     started = time.monotonic()
     content = script.read_bytes()
     with tempfile.TemporaryDirectory(prefix="macsim-reference-") as work:
         reference = run_scenario(scenario, content, script.name, Path(work) / "mac", seed=seed)
     points, steps = crash_points(reference.result.trace.events, reference.machine.config.unflushed_s)
+    if select is not None:
+        points = [point for point in points if select(point)]
     registered_at = registration_step(reference.result.trace.events)
     before_registration = 0
     used_seed = scenario.seed if seed is None else seed

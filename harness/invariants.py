@@ -18,6 +18,11 @@ BOOTSTRAP_COPY = "/usr/local/sbin/ronin-puppet-bootstrap.sh"
 SEMAPHORE = "/private/var/tmp/semaphore/run-buildbot"
 REGULAR_PLISTS = ("com.mozilla.atboot_puppet.plist", "org.mozilla.worker-runner.plist",
                   "com.mozilla.periodic.plist")
+#: The Label inside each plist (the at-boot one's differs from its file name, ronin-context.md).
+LABELS = {"com.mozilla.atboot_puppet.plist": "org.mozilla.atboot_puppet",
+          "org.mozilla.worker-runner.plist": "org.mozilla.worker-runner",
+          "com.mozilla.periodic.plist": "com.mozilla.periodic",
+          BOOTSTRAP_PLIST.rsplit("/", 1)[1]: BOOTSTRAP_LABEL}
 #: More reboots than this, asked for by the script itself, is a loop (the TCC bound is 3).
 MAX_REQUESTED_REBOOTS = 5
 PRESENT = ("created", "moved-here", "renamed", "written")
@@ -55,11 +60,16 @@ class DiskView:
         self.semaphore = False
         self.copy = False
         self.broken: set[str] = set()  # daemon plist names, or BOOTSTRAP_COPY
+        self.disabled: set[str] = set()  # labels launchd will not start (the override database)
 
     def apply(self, event: Event) -> None:
         if event.kind == "boot":
             self.daemons = set(event.data.get("daemons", ()))
             self.semaphore = event.data.get("semaphore", False)
+            self.disabled = set(event.data.get("disabled", ()))
+            return
+        if event.kind == "override":
+            (self.disabled.add if event.data["disabled"] else self.disabled.discard)(event.data["label"])
             return
         if event.kind == "torn":
             self.broken.add(_daemon_name(event.data["path"]) or event.data["path"])
@@ -87,14 +97,15 @@ class DiskView:
 
     @property
     def bootstrap_runnable(self) -> bool:
-        """Its plist loads and the script copy it runs is whole."""
-        name = BOOTSTRAP_PLIST.rsplit("/", 1)[1]
-        return (name in self.daemons and name not in self.broken
-                and self.copy and BOOTSTRAP_COPY not in self.broken)
+        """Its plist loads, its label is not disabled, and the script copy it runs is whole."""
+        return self._usable(BOOTSTRAP_PLIST.rsplit("/", 1)[1]) and self.copy and BOOTSTRAP_COPY not in self.broken
 
     @property
     def regular_mechanism(self) -> bool:
-        return any(name in self.daemons and name not in self.broken for name in REGULAR_PLISTS)
+        return any(self._usable(name) for name in REGULAR_PLISTS)
+
+    def _usable(self, name: str) -> bool:
+        return name in self.daemons and name not in self.broken and LABELS[name] not in self.disabled
 
     @property
     def handed_over(self) -> bool:
@@ -142,8 +153,9 @@ def never_stranded(events: list[Event]) -> Iterable[Violation]:
         ends_boot = event.kind in ("shutdown", "power-loss") or index == len(events) - 1
         if started and ends_boot and not view.handed_over:
             if not view.bootstrap_runnable and not view.regular_mechanism:
-                what = ("a bootstrap daemon that cannot run (its plist or script copy is missing, torn "
-                        "or rejected by launchd)" if view.bootstrap_registered else "the bootstrap daemon")
+                what = ("a bootstrap daemon that can run (its plist or script copy is missing, torn or "
+                        "rejected by launchd, or its label is disabled)" if view.bootstrap_registered
+                        else "the bootstrap daemon")
                 yield _violation("never-stranded", f"boot {event.boot} ended before handover with neither "
                                                    f"{what} nor a regular mechanism on disk", events, index)
                 return

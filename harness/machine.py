@@ -334,9 +334,11 @@ class Machine:
             hook(self)
 
     def _disk_facts(self) -> dict:
-        """What is on disk at a boot that the invariants need: the daemons, the semaphore."""
+        """What is on disk at a boot that the invariants need: the daemons, the labels disabled
+        in launchd's override database, the semaphore."""
         daemons = self.inside_path("/Library/LaunchDaemons")
         return {"daemons": sorted(os.listdir(daemons)) if daemons else [],
+                "disabled": sorted(label for label, off in self.launchd.overrides().items() if off),
                 "semaphore": self.inside_path("/private/var/tmp/semaphore/run-buildbot") is not None}
 
     def _installer_boot(self) -> None:

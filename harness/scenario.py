@@ -147,6 +147,7 @@ class Host:
     role: str | None = None  # the line of /etc/puppet_role; None: no such file
     autologin: bool = True  # cltbld auto-logs in (its TCC.db appears after that login)
     sip: bool = True
+    remote_login: bool = True  # sshd on: ssh to the Mac itself works
     vault: bool = True  # /var/root/vault.yaml present
     puppet_installed: bool = True  # /opt/puppetlabs/bin/puppet and facter present
     files: tuple[FileSpec, ...] = ()
@@ -333,7 +334,8 @@ class Scenario:
         host = self.host
         return MachineConfig(macos_version=host.macos_version, build_version=host.build_version,
                              kernel_release=host.kernel_release, model=host.model, arch=host.arch,
-                             hostname=host.hostname, network_up_after_s=self.network.up_after_s)
+                             hostname=host.hostname, network_up_after_s=self.network.up_after_s,
+                             remote_login=host.remote_login)
 
 
 def darwin_release(macos_version: str) -> str | None:
@@ -371,7 +373,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
          "invariants"),
     "scenario": ("name", "summary", "reproduces", "seed"),
     "host": ("macos_version", "build_version", "kernel_release", "model", "arch", "hostname",
-             "role", "autologin", "sip", "vault", "puppet_installed", "files", "accounts"),
+             "role", "autologin", "sip", "remote_login", "vault", "puppet_installed", "files", "accounts"),
     "host.files": _FILE_KEYS,
     "events.files": _FILE_KEYS,
     "host.accounts": ("name", "uid", "gid", "home", "shell", "gecos"),
@@ -749,7 +751,7 @@ class _Loader:
             role=table.get("role", _text("a puppet role name (lowercase letters, digits, _)",
                                          '"gecko_t_osx_1500_m4"', r"[a-z][a-z0-9_]*"), None),
             autologin=table.get("autologin", _boolean(), True), sip=table.get("sip", _boolean(), True),
-            vault=table.get("vault", _boolean(), True),
+            remote_login=table.get("remote_login", _boolean(), True), vault=table.get("vault", _boolean(), True),
             puppet_installed=table.get("puppet_installed", _boolean(), True))
         # Accounts first: files may be owned by them.
         accounts = tuple(self.account(entry) for entry in table.tables("accounts", "host.accounts"))

@@ -293,6 +293,10 @@ register_bootstrap() {
     fi
     install_script_copy || return 1
     bootstrap_plist_xml | write_atomically "$BOOT_PLIST" 644 root:wheel || return 1
+    # An earlier `launchctl unload -w` or `disable` leaves the label disabled in launchd's
+    # override database, and then launchd never starts it at boot, plist or not.
+    launchctl enable "system/$BOOT_LABEL" >>"$LOG_FILE" 2>&1 \
+        || log "WARNING: launchctl enable system/$BOOT_LABEL exited $?"
     log "registered $BOOT_LABEL: it runs at every boot until the host is handed over"
 }
 
@@ -413,12 +417,17 @@ local_ssh_ready() {
     local key
     if [ "$LOCAL_SSH_OK" -eq 1 ]; then return 0; fi
     mkdir -p "$SSH_DIR" && chmod 700 "$SSH_DIR" || return 1
-    if [ ! -f "$SSH_KEY" ] || [ ! -f "$SSH_KEY.pub" ]; then
+    # Checked by reading it, not by its existence: a power cut can leave the file empty.
+    if ! key=$(ssh-keygen -y -f "$SSH_KEY" 2>/dev/null); then
         rm -f "$SSH_KEY" "$SSH_KEY.pub"
         ssh-keygen -q -t ed25519 -N '' -C "$BOOT_LABEL" -f "$SSH_KEY" >>"$LOG_FILE" 2>&1 || return 1
+        key=$(ssh-keygen -y -f "$SSH_KEY") || return 1
     fi
-    key=$(cat "$SSH_KEY.pub") || return 1
     if ! grep -qF "$key" "$SSH_DIR/authorized_keys" 2>/dev/null; then
+        # A line cut short by a power cut must not swallow the new one.
+        if [ -s "$SSH_DIR/authorized_keys" ] && [ -n "$(tail -c 1 "$SSH_DIR/authorized_keys")" ]; then
+            printf '\n' >>"$SSH_DIR/authorized_keys"
+        fi
         printf 'from="127.0.0.1,::1",restrict %s\n' "$key" >>"$SSH_DIR/authorized_keys" || return 1
         chmod 600 "$SSH_DIR/authorized_keys"
     fi

@@ -90,3 +90,14 @@ def test_puppet_from_a_launchd_job_is_denied_tcc_but_allowed_through_ssh(mac):
     """, prepare=prepare)
     assert "authorization denied" in mac.read("/var/tmp/direct")
     assert "unable to open database" not in mac.read("/var/tmp/over-ssh")
+
+
+def test_a_private_key_left_empty_by_a_power_cut_no_longer_authenticates(mac):
+    mac.run(f"""
+        #!/bin/bash
+        {KEY_SETUP}
+        : > /var/root/.ssh/id_ed25519
+        {SSH} true 2> /var/tmp/err; echo $? > /var/tmp/status
+    """)
+    assert mac.read("/var/tmp/status") == "255\n"
+    assert "Permission denied (publickey" in mac.read("/var/tmp/err")

@@ -13,8 +13,10 @@ a SIP-enabled host → `…: authorization denied`; present and read from an ssh
 The database appears at the first boot after the first one when autologin is configured;
 without autologin it never does.
 
-A clean apply leaves what the role's manifests install (data files in `roles/`), including
-`/usr/local/bin/run-puppet.sh`, a copy of the script under test. Every apply is in the trace
+A successful apply (exit 0 or 2) leaves what the role's manifests install (data files in
+`roles/`), including `/usr/local/bin/run-puppet.sh`, a copy of the script under test; each file
+is written under a temporary name and renamed into place, as Puppet's file resource does. The
+trace calls an apply clean only when it also printed no `Error:` line (the fleet's rule). Every apply is in the trace
 with its arguments, cwd, `FACTER_*` environment and PATH.
 """
 from __future__ import annotations
@@ -97,8 +99,10 @@ class Puppet:
 
         def finish() -> None:
             self.running -= 1
-            clean = status in SUCCESS
-            if clean:
+            # Clean as the fleet defines it: a success code and no "Error:" line. The role's
+            # resources are in place after any successful run, even one that printed errors.
+            clean = status in SUCCESS and not any(line.startswith("Error:") for line in output)
+            if status in SUCCESS:
                 self._apply_role()
             self.machine.event("puppet-apply-done", pid=call.pid, job=call.job, number=number,
                                status=status, tcc=tcc, clean=clean)
@@ -147,7 +151,7 @@ class Puppet:
                 content = self.script
             else:
                 content = item["content"].encode()
-            disk.add_file(item["path"], content, mode=int(item.get("mode", "0644"), 8))
+            disk.add_file(item["path"], content, mode=int(item.get("mode", "0644"), 8), atomic=True)
             written.append(item["path"])
         self.machine.event("puppet-role-applied", role_model=self.role_model, files=written)
 

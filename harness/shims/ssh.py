@@ -140,6 +140,8 @@ def _check_host_key(call: Call, request: Request, host: str, home: str) -> tuple
         if len(fields) >= 3 and host in fields[0].split(","):
             if " ".join(fields[1:3]) == key:
                 return "", ""
+            if len(fields[2]) != len(key.split()[1]):
+                continue  # not a whole key (a line cut short): ssh skips what it cannot parse
             return ("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
                     "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
                     "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
@@ -183,9 +185,8 @@ def _key_blob(line: str) -> str | None:
 
 
 def _public_blob(private) -> str | None:
-    public = private.with_name(private.name + ".pub")
-    if public.is_file():
-        return _key_blob(public.read_text(errors="replace"))
+    """The public half of a private key file, as ssh derives it (the .pub file plays no part);
+    None for a file ssh cannot read as a key (empty, cut short, encrypted)."""
     derived = subprocess.run(["ssh-keygen", "-y", "-P", "", "-f", str(private)],
                              capture_output=True, text=True, check=False)
     return _key_blob(derived.stdout) if derived.returncode == 0 else None

@@ -6,10 +6,14 @@ names what went wrong; if one ever passes, the harness stopped guarding that beh
 """
 from __future__ import annotations
 
+import io
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from harness.explore import crash_points, explore
+from harness.invariants import BOOTSTRAP_PLIST
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
 
@@ -32,6 +36,9 @@ DEFECTS = [
     pytest.param("test-plan-1-fresh-m4", "    activate_regular_mechanisms\n", "\n", "expect",
                  "org.mozilla.worker-runner: expected loaded in launchd at the end",
                  id="the semaphore without loading worker-runner in that boot"),
+    pytest.param("test-plan-4-apply-fails", "    apply_until_clean\n", "    write_semaphore\n    apply_until_clean\n",
+                 "semaphore-truthful", "the semaphore was written before any clean puppet apply",
+                 id="the semaphore written before the apply"),
 ]
 
 
@@ -44,3 +51,36 @@ def test_a_broken_bootstrap_is_caught(tmp_path, scenario, original, broken, inva
     assert run.verdict == "fail"
     assert any(v.invariant == invariant and v.message.startswith(message) for v in run.violations), \
         [(v.invariant, v.message) for v in run.violations]
+
+
+def test_a_plist_written_in_place_behind_an_existence_check_is_caught_when_a_power_cut_tears_it(tmp_path):
+    # Only the crash points that tear the plist are run: the rest of test-plan-1's exploration
+    # is `tox -e explore`'s job.
+    original = '    bootstrap_plist_xml | write_atomically "$BOOT_PLIST" 644 root:wheel || return 1\n'
+    broken = '    [ -f "$BOOT_PLIST" ] || bootstrap_plist_xml >"$BOOT_PLIST" || return 1\n'
+    assert BOOTSTRAP.count(original) == 1, "the defect no longer applies"
+    script = tmp_path / "run-puppet.sh"
+    script.write_text(BOOTSTRAP.replace(original, broken))
+    exploration = explore(load_scenario(ROOT / "scenarios" / "test-plan-1-fresh-m4.toml"), script, jobs=2,
+                          progress=io.StringIO(), select=lambda point: point.tear == (BOOTSTRAP_PLIST,))
+    assert exploration.points, "no crash point tears the plist: the write is no longer recent at any step"
+    stranded = [f for f in exploration.failures if f.invariant == "never-stranded"]
+    assert stranded, [(f.invariant, f.message) for f in exploration.failures]
+    assert "can run" in stranded[0].message and f"--tear {BOOTSTRAP_PLIST}" in stranded[0].replay
+
+
+def test_the_atomic_plist_write_leaves_no_moment_a_power_cut_could_tear_the_plist(tmp_path):
+    # Written under a temporary name and renamed: the name only ever points at a whole file.
+    script = tmp_path / "run-puppet.sh"
+    script.write_text(BOOTSTRAP)
+    exploration = explore(load_scenario(ROOT / "scenarios" / "test-plan-1-fresh-m4.toml"), script, jobs=2,
+                          progress=io.StringIO(), select=lambda point: BOOTSTRAP_PLIST in point.tear)
+    assert exploration.points == [] and exploration.failures == []
+    assert any(point.tear for point in explore_points(script))  # other files can be torn
+
+
+def explore_points(script: Path):
+    with tempfile.TemporaryDirectory() as work:
+        run = run_scenario(load_scenario(ROOT / "scenarios" / "test-plan-1-fresh-m4.toml"), script.read_bytes(),
+                           "run-puppet.sh", Path(work) / "mac")
+    return crash_points(run.result.trace.events)[0]
