@@ -13,10 +13,10 @@ from pathlib import Path
 
 from .bridge import NativeBuildError
 from .machine import HARNESS_VERSION, Limits, Machine, Verdict
+from .runner import DEFAULT_SCRIPT
 from .unflushed import TEAR_MODES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 70
-DEFAULT_SCRIPT = Path(__file__).resolve().parent.parent / "src" / "run-puppet.sh"
 
 EPILOG = f"""\
 exit codes:

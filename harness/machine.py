@@ -681,7 +681,17 @@ class Machine:
         if result is DEFERRED:
             self._quiet_hint = True
         else:
+            self._await_acks()
             reply(result)
+
+    def _await_acks(self) -> None:
+        """Lets the signals and spawns a handler asked of init happen before its caller hears
+        back: a caller that ran on first (say, past the bootout of its own job) would meet the
+        SIGTERM a step later in one run than in another."""
+        deadline = time.monotonic() + 5
+        while self._acks_outstanding and self.boot is not None and self.boot.alive \
+                and time.monotonic() < deadline:
+            self._read_init_events(block=True)
 
     # -- init and processes ------------------------------------------------------------
 
@@ -790,6 +800,9 @@ class Machine:
             elif change == "removed":
                 self.disk.forget(path)
             extra = {"from": source} if source else {}
+            if change in ("created", "moved-here", "renamed") and \
+                    self.disk.host_path(path, follow_last=False).is_dir():
+                extra["directory"] = True  # a power cut cannot tear it (unflushed.py)
             if change != "removed" and path.endswith(".plist") and path.startswith(DAEMON_DIRS_ON_DISK):
                 extra["launchd"] = self.launchd.verdict_on(path)
             self.event("file", pid=holder.ns_pid if holder else None, job=holder.job if holder else None,

@@ -24,6 +24,8 @@ from .scenario import (DeliverFile, DeliverProfile, Fact, FactKind, Halt, MacosU
                        PowerLoss, PushCommit, Reboot, Scenario, StartHow)
 from .trace import Event
 
+#: The bootstrap a run uses when none is given: our own (README, issue "The bootstrap under test").
+DEFAULT_SCRIPT = Path(__file__).resolve().parent.parent / "src" / "run-puppet.sh"
 SESSIONS = {StartHow.MDM_SCRIPT_JOB: "mdm-script-job", StartHow.SSH: "ssh-session"}
 
 

@@ -27,11 +27,12 @@ class Unflushed:
     def __init__(self) -> None:
         self.written_at: dict[str, float] = {}
 
-    def note(self, change: str, path: str, t_s: float, moved_from: str | None = None) -> None:
+    def note(self, change: str, path: str, t_s: float, moved_from: str | None = None,
+             directory: bool = False) -> None:
         """One file event of the trace ("created", "written", "renamed", "removed", ...)."""
         if moved_from is not None:
             self.written_at.pop(moved_from, None)
-        if change == "attributes" or path.startswith(BOOT_EMPTIES):
+        if change == "attributes" or path.startswith(BOOT_EMPTIES) or directory:
             return
         if change in _WRITES:
             self.written_at[path] = t_s
@@ -39,7 +40,7 @@ class Unflushed:
             self.written_at.pop(path, None)
 
     def note_event(self, data: dict, t_s: float) -> None:
-        self.note(data["change"], data["path"], t_s, data.get("from"))
+        self.note(data["change"], data["path"], t_s, data.get("from"), data.get("directory", False))
 
     def flush(self) -> None:
         self.written_at.clear()
