@@ -159,13 +159,15 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
     used_seed = scenario.seed if seed is None else seed
     groups: dict[tuple[str, str], Failure] = {}
     work_items = [(scenario, content, script.name, seed, point) for point in points]
+    explore_started = time.monotonic()
     context = multiprocessing.get_context("fork")
     with context.Pool(max(1, jobs)) as pool:
         for done, (point, violations) in enumerate(pool.imap_unordered(_explore_one, work_items), 1):
-            if progress.isatty() or done == len(points) or done % 50 == 0:
-                end = "" if progress.isatty() else "\n"
-                print(f"\rexploring {scenario.name}: {done}/{len(points)} crash points, "
-                      f"{len(groups)} distinct failures", end=end, file=progress, flush=True)
+            tty = progress.isatty()
+            if tty or done == len(points) or done % max(1, len(points) // 10) == 0:
+                print(("\r" if tty else "") + _progress_line(scenario.name, done, len(points), len(groups),
+                                                           time.monotonic() - explore_started),
+                      end="" if tty else "\n", file=progress, flush=True)
             if registered_at is None or point.step < registered_at:
                 kept = [v for v in violations if v[0] not in UNAVOIDABLE_BEFORE_REGISTRATION]
                 before_registration += len(kept) != len(violations)
@@ -186,6 +188,16 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
     failures = sorted(groups.values(), key=lambda f: (f.point.step, f.invariant))
     return Exploration(scenario, script, steps, points, failures, time.monotonic() - started,
                        registered_at, before_registration)
+
+
+def _progress_line(name: str, done: int, total: int, failures: int, elapsed_s: float) -> str:
+    """`exploring NAME [#####.....] 50/100 crash points, 1 distinct failure, about 2 min left`"""
+    width = 20
+    filled = width * done // max(total, 1)
+    left_s = elapsed_s / done * (total - done) if done else 0.0
+    left = f"about {left_s / 60:.0f} min left" if left_s >= 90 else f"about {left_s:.0f} s left"
+    return (f"exploring {name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} crash points, "
+            f"{failures} distinct failure{'s' if failures != 1 else ''}, {left if done < total else 'done'}")
 
 
 def render(exploration: Exploration) -> str:

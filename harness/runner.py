@@ -331,7 +331,7 @@ def _check_fact(fact: Fact, events: list[Event], machine: Machine, result: RunRe
         return _count(fact, len(mails), f"mails{with_text}{where}")
     if kind is FactKind.CHECKOUT_CURRENT:
         github = machine.models["github"]
-        return github.checkout_is_current()
+        return github.checkout_is_current(branch=fact.branch or "master")
     return f"not modelled yet: macsim cannot tell whether {kind.value} holds"
 
 

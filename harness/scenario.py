@@ -287,6 +287,7 @@ class Fact:
     name: str | None = None
     value: str | None = None
     contains: str | None = None  # mail-sent: only mails whose subject or body has this text
+    branch: str | None = None  # checkout-current: the remote branch to compare with (master)
 
 
 @dataclass(frozen=True)
@@ -364,7 +365,7 @@ _FACT_KEYS: dict[FactKind, tuple[str, ...]] = {
     FactKind.PUPPET_FACT: ("name", "value"), FactKind.SEMAPHORE_WRITTEN: ("at_boot",),
     FactKind.SEMAPHORE_NEVER_WRITTEN: (), FactKind.REBOOTED: _COUNTS,
     FactKind.MAIL_SENT: (*_COUNTS, "contains", "at_boot"),
-    FactKind.SCRIPT_EXITED: ("status",), FactKind.CHECKOUT_CURRENT: ()}
+    FactKind.SCRIPT_EXITED: ("status",), FactKind.CHECKOUT_CURRENT: ("branch",)}
 _FACT_REQUIRED: dict[FactKind, tuple[str, ...]] = {
     FactKind.PUPPET_ENV: ("name", "value"), FactKind.PUPPET_FACT: ("name", "value"),
     FactKind.SCRIPT_EXITED: ("status",)}
@@ -1007,7 +1008,9 @@ class _Loader:
                     status=param("status", _integer(0, 255, "0")),
                     name=param("name", _text("a name", '"FACTER_PUPPETIZING"', r"[A-Za-z_][A-Za-z0-9_]*")),
                     value=param("value", _text("a string", '"true"', empty=True)),
-                    contains=param("contains", _text("a non-empty one-line string", '"TCC database missing"')))
+                    contains=param("contains", _text("a non-empty one-line string", '"TCC database missing"')),
+                    branch=param("branch", _text("a git branch name", '"production"',
+                                                 r"[A-Za-z0-9._][A-Za-z0-9._/-]*")))
 
     def counts(self, table: _Table, *, counting: bool) -> dict[str, int | None]:
         """count, at_least and at_most of a fact; a counting fact with none means at_least = 1."""

@@ -311,6 +311,19 @@ def test_a_mail_fact_counts_and_may_look_for_a_text_in_one_boot(tmp_path):
                                      Fact(FactKind.MAIL_SENT, at_boot=4, count=1, contains="TCC database missing"))
 
 
+def test_a_checkout_fact_compares_with_master_or_the_branch_it_names(tmp_path):
+    scenario = load(tmp_path, """
+        [[expect.facts]]
+        fact = "checkout-current"
+        [[expect.facts]]
+        fact = "checkout-current"
+        branch = "production"
+        """)
+    assert scenario.expect.facts == (Fact(FactKind.CHECKOUT_CURRENT), Fact(FactKind.CHECKOUT_CURRENT, branch="production"))
+    err = error(tmp_path, '[[expect.facts]]\nfact = "checkout-current"\nbranch = "-x"\n')
+    assert_error(err, "expect.facts[0].branch", "a git branch name", '"-x" (a string)')
+
+
 def test_a_fact_that_counts_nothing_keeps_no_count(tmp_path):
     scenario = load(tmp_path, '[[expect.facts]]\nfact = "semaphore-written"\n')
     assert scenario.expect.facts == (Fact(FactKind.SEMAPHORE_WRITTEN),)
