@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Callable
 
 from .invariants import BOOTSTRAP_PLIST
+from .report import timeline
 from .unflushed import Unflushed
 from .runner import run_scenario, script_identity
 from .scenario import Scenario
 from .trace import Event
 
+#: How much of a failure's timeline the terminal report shows (--json keeps all of it).
+TIMELINE_LINES = 40
 EPHEMERAL = ("/private/tmp/", "/private/var/run/")
 #: Logs are written all the time and read back by no bootstrap: a change there alone is not a
 #: new state worth a crash run, and a torn log line breaks nothing.
@@ -62,11 +65,12 @@ class Failure:
     point: CrashPoint
     replay: str
     also_at: list[int] = field(default_factory=list)
+    timeline: str = ""  # of the smallest reproduction, from the crash on
 
     def to_json(self) -> dict:
         return {"invariant": self.invariant, "message": self.message, "line": self.point.line,
                 "step": self.point.step, "boot": self.point.boot, "torn": list(self.point.tear),
-                "faults": self.point.faults, "replay": self.replay,
+                "faults": self.point.faults, "replay": self.replay, "timeline": self.timeline,
                 "same_failure_at_steps": self.also_at}
 
 
@@ -186,8 +190,18 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
     if progress.isatty():
         print(file=progress)
     failures = sorted(groups.values(), key=lambda f: (f.point.step, f.invariant))
+    for failure in failures:
+        failure.timeline = _timeline_of(scenario, content, script.name, seed, failure.point)
     return Exploration(scenario, script, steps, points, failures, time.monotonic() - started,
                        registered_at, before_registration)
+
+
+def _timeline_of(scenario: Scenario, script: bytes, name: str, seed: int | None, point: CrashPoint) -> str:
+    """The timeline of one crash run, from the boot the power was cut in to the end."""
+    with tempfile.TemporaryDirectory(prefix="macsim-crash-") as work:
+        run = run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step,
+                           tears={path: "empty" for path in point.tear})
+    return timeline(event for event in run.result.trace.events if event.boot >= point.boot)
 
 
 def _progress_line(name: str, done: int, total: int, failures: int, elapsed_s: float) -> str:
@@ -215,4 +229,9 @@ def render(exploration: Exploration) -> str:
         if failure.also_at:
             lines.append(f"    also at {len(failure.also_at)} later crash point(s) on that line")
         lines.append(f"    replay: {failure.replay}")
+        shown = failure.timeline.splitlines()
+        lines.append("    timeline (from the boot of the power cut):")
+        lines += [f"    {line}" for line in shown[:TIMELINE_LINES]]
+        if len(shown) > TIMELINE_LINES:
+            lines.append(f"      … {len(shown) - TIMELINE_LINES} more lines: add --timeline to the replay command")
     return "\n".join(lines)

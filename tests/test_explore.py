@@ -64,6 +64,7 @@ def test_removing_the_bootstrap_before_the_handover_is_found_with_its_line_and_a
     first = stranded[0]
     assert first.point.line.endswith("boot.sh:12")  # just after the removal, before the handover
     assert f"--power-loss-at-step {first.point.step}" in first.replay
+    assert f"power-loss: injected before step {first.point.step}" in first.timeline
 
 
 def test_a_plist_written_in_place_behind_an_existence_check_is_caught_by_a_torn_write(tmp_path):
@@ -76,3 +77,4 @@ def test_a_plist_written_in_place_behind_an_existence_check_is_caught_by_a_torn_
     assert torn and {f.invariant for f in torn} >= {"never-stranded"}, exploration.failures
     assert all(f.point.tear for f in exploration.failures)  # whole files alone never strand it
     assert f"--tear {PLIST}" in torn[0].replay
+    assert f"TORN by the power cut: {PLIST} came back empty (0 bytes)" in torn[0].timeline
