@@ -3,10 +3,11 @@
 A reference run lists the steps. A crash before step k leaves the disk as the steps before k
 left it, so crash points between which nothing persistent changed (nothing outside /tmp and
 /var/run, which boot empties, and /var/log, which no bootstrap reads back) lead to the same
-state: only the first of each is run, the rest are reported as covered. Each run cuts the power before its step, lets the Mac boot again and
-run on to the scenario's limits, and checks the invariants. Failures are grouped by
-(invariant, script line of the crash point); each group is shown by its earliest crash point,
-with the command that replays it.
+state: only the first of each is run, the rest are reported as covered. Each run cuts the
+power before its step, lets the Mac boot again and run on to the scenario's limits, and checks
+the invariants. Failures are grouped by (invariant, script line of the crash point); each
+group is shown by its smallest reproduction (earliest step, then fewest torn files), with the
+command that replays it and the timeline of that run from the boot of the power cut.
 
 Torn writes (macos-behaviour.md §9b): a file written in the last `unflushed_s` simulated
 seconds before the cut, and not renamed into place since, may come back empty. For each such
