@@ -40,6 +40,8 @@ UNREAD = ("/private/var/log/",)
 #: Before the bootstrap has registered itself, a power cut loses it for good: MDM does not run a
 #: script-job again, an ssh session is gone. That is the start mechanism's limit, not a defect of
 #: the script, so these invariants are not held against crash points before registration.
+#: A scenario in which the bootstrap never registers (a host already handed over) has no such
+#: window: there, every crash point is held to every invariant.
 UNAVOIDABLE_BEFORE_REGISTRATION = ("converges", "never-stranded")
 
 
@@ -173,7 +175,7 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
                 print(("\r" if tty else "") + _progress_line(scenario.name, done, len(points), len(groups),
                                                            time.monotonic() - explore_started),
                       end="" if tty else "\n", file=progress, flush=True)
-            if registered_at is None or point.step < registered_at:
+            if registered_at is not None and point.step < registered_at:
                 kept = [v for v in violations if v[0] not in UNAVOIDABLE_BEFORE_REGISTRATION]
                 before_registration += len(kept) != len(violations)
                 violations = kept

@@ -60,7 +60,7 @@ def build_machine(scenario: Scenario, script: bytes, script_name: str, directory
     if host.vault:
         disk.add_file("/var/root/vault.yaml", "# secrets for puppet (simulated)\nvault: {}\n", mode=0o600)
     for spec in host.files:
-        disk.add_file(spec.path, spec.content, owner=spec.owner, group=spec.group, mode=spec.mode)
+        disk.add_file(spec.path, spec.bytes_for(script), owner=spec.owner, group=spec.group, mode=spec.mode)
     if host.puppet_installed:
         applies = tuple(Apply(a.exit_code, a.duration_s, a.output, a.tcc.value) for a in scenario.puppet.applies)
         Puppet(machine, role_model=scenario.puppet.role_model.value, applies=applies, script=script,
@@ -74,7 +74,7 @@ def build_machine(scenario: Scenario, script: bytes, script_name: str, directory
             operator_runs += 1
             _operator_run(machine, event, script, script_name, operator_session(operator_runs))
         else:
-            _schedule(machine, event, github)
+            _schedule(machine, event, github, script)
     return machine
 
 
@@ -95,7 +95,7 @@ def _start(machine: Machine, scenario: Scenario, script: bytes, name: str) -> No
                                      "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:/opt/puppetlabs/bin"}}))
 
 
-def _schedule(machine: Machine, event, github: GitHub) -> None:
+def _schedule(machine: Machine, event, github: GitHub, script: bytes) -> None:
     if isinstance(event, Reboot):
         machine.schedule(event.at_s, "reboot")
     elif isinstance(event, Halt):
@@ -105,12 +105,12 @@ def _schedule(machine: Machine, event, github: GitHub) -> None:
     elif isinstance(event, MacosUpdate):
         machine.schedule_update(event.at_s, version=event.to_version, build=event.to_build,
                                 kernel_release=event.to_kernel_release, reboots=event.reboots,
-                                install=_installer(machine, event),
+                                install=_installer(machine, event, script),
                                 network_up_after_s=event.network_up_after_s)
     elif isinstance(event, DeliverFile):
         spec = event.file
         machine.schedule_action(event.at_s, f"MDM delivers {spec.path}", lambda: machine.disk.add_file(
-            spec.path, spec.content, owner=spec.owner, group=spec.group, mode=spec.mode))
+            spec.path, spec.bytes_for(script), owner=spec.owner, group=spec.group, mode=spec.mode))
     elif isinstance(event, DeliverProfile):
         path = f"/Library/Managed Preferences/{event.identifier}.plist"
         machine.schedule_action(event.at_s, f"MDM installs profile {event.identifier}",
@@ -120,7 +120,7 @@ def _schedule(machine: Machine, event, github: GitHub) -> None:
                                 lambda: github.push_commit(event.message, event.branch))
 
 
-def _installer(machine: Machine, update: MacosUpdate) -> Callable[[], None] | None:
+def _installer(machine: Machine, update: MacosUpdate, script: bytes) -> Callable[[], None] | None:
     """What a macOS update does to the disk: removes its paths, then writes its files."""
     if not update.removes and not update.files:
         return None
@@ -136,7 +136,8 @@ def _installer(machine: Machine, update: MacosUpdate) -> Callable[[], None] | No
             elif host.is_symlink() or host.exists():
                 host.unlink()
         for spec in update.files:
-            machine.disk.add_file(spec.path, spec.content, owner=spec.owner, group=spec.group, mode=spec.mode)
+            machine.disk.add_file(spec.path, spec.bytes_for(script), owner=spec.owner, group=spec.group,
+                                  mode=spec.mode)
     return install
 
 

@@ -122,6 +122,12 @@ class FileSpec:
     owner: str = "root"
     group: str = "wheel"
     mode: int = 0o644
+    #: The content is the script under test (known only when a run starts), as Puppet's class
+    #: macos_run_puppet installs it at /usr/local/bin/run-puppet.sh on a managed host.
+    script_under_test: bool = False
+
+    def bytes_for(self, script: bytes) -> bytes:
+        return script if self.script_under_test else self.content
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from .scenario import (_EVENT_CLASSES, _WIPED_AT_BOOT, DARWIN_MAJOR, KNOWN_INVAR
 
 # -- the keys of each table, by schema name --------------------------------------------------
 
-_FILE_KEYS = ("path", "content", "content_file", "owner", "group", "mode")
+_FILE_KEYS = ("path", "content", "content_file", "script_under_test", "owner", "group", "mode")
 _EVENT_KEYS: dict[EventKind, tuple[str, ...]] = {
     EventKind.REBOOT: (), EventKind.HALT: (), EventKind.POWER_LOSS: ("restored",),
     EventKind.MACOS_UPDATE: ("to_version", "to_build", "to_kernel_release", "reboots", "removes",
@@ -314,14 +314,16 @@ class _Loader:
             raise table.fail("path", "a path that survives boot (macOS empties /tmp and /var/run "
                              "at every boot, the first one included)", table.value("path"),
                              'deliver it with an event instead: what = "deliver-file"')
-        if table.has("content") and table.has("content_file"):
-            raise table.fail("content_file", "either content or content_file, not both",
-                             "both", "remove one of them")
+        sources = [key for key in ("content", "content_file", "script_under_test") if table.has(key)]
+        if len(sources) > 1:
+            raise table.fail(sources[1], f"one of content, content_file and script_under_test, not "
+                             f"{' and '.join(sources)}", "both", "keep one of them")
         content = table.get("content", checks.text("a string", '"text\\n"', empty=True, multiline=True), "")
         data = self.content_file(table) if table.has("content_file") else content.encode()
         return FileSpec(path, data, table.get("owner", self.name_check(self.users, "user"), "root"),
                         table.get("group", self.name_check(self.groups, "group"), "wheel"),
-                        table.get("mode", checks.mode(), 0o644))
+                        table.get("mode", checks.mode(), 0o644),
+                        table.get("script_under_test", checks.boolean(), False))
 
     def content_file(self, table: _Table) -> bytes:
         relative = table.get("content_file", checks.text("a path relative to the scenario file",

@@ -324,6 +324,15 @@ def test_a_checkout_fact_compares_with_master_or_the_branch_it_names(tmp_path):
     assert_error(err, "expect.facts[0].branch", "a git branch name", '"-x" (a string)')
 
 
+def test_a_file_can_hold_the_script_under_test_but_not_also_a_content(tmp_path):
+    scenario = load(tmp_path, '[[host.files]]\npath = "/usr/local/bin/run-puppet.sh"\nscript_under_test = true\nmode = "0755"\n')
+    (spec,) = scenario.host.files
+    assert spec.script_under_test and spec.bytes_for(b"#!/bin/bash\n") == b"#!/bin/bash\n" and spec.mode == 0o755
+    err = error(tmp_path, '[[host.files]]\npath = "/usr/local/bin/x"\ncontent = "x"\nscript_under_test = true\n')
+    assert_error(err, "host.files[0].script_under_test", "one of content, content_file and script_under_test, "
+                 "not content and script_under_test", "both")
+
+
 def test_a_fact_that_counts_nothing_keeps_no_count(tmp_path):
     scenario = load(tmp_path, '[[expect.facts]]\nfact = "semaphore-written"\n')
     assert scenario.expect.facts == (Fact(FactKind.SEMAPHORE_WRITTEN),)
@@ -437,7 +446,7 @@ def test_an_unknown_top_level_key_suggests_the_closest_table(tmp_path):
 def test_an_unknown_key_deep_in_an_array_of_tables_suggests_the_closest_key(tmp_path):
     err = error(tmp_path, '[[host.files]]\npath = "/etc/x"\ncontents = "y"\n')
     assert_error(err, "host.files[0].contents", "one of the keys of [[host.files]]: path, content, "
-                 "content_file, owner, group, mode", 'an unknown key "contents"')
+                 "content_file, script_under_test, owner, group, mode", 'an unknown key "contents"')
     assert err.fix == 'did you mean "content"?'
 
 
@@ -636,7 +645,7 @@ def test_a_content_file_given_as_an_absolute_path_is_rejected(tmp_path):
 def test_content_and_content_file_together_are_rejected(tmp_path):
     (tmp_path / "x").write_text("x")
     err = error(tmp_path, '[[host.files]]\npath = "/etc/x"\ncontent = "y"\ncontent_file = "x"\n')
-    assert_error(err, "host.files[0].content_file", "either content or content_file, not both", "both")
+    assert_error(err, "host.files[0].content_file", "one of content, content_file and script_under_test, not content and content_file", "both")
 
 
 def test_a_file_set_twice_through_the_etc_alias_is_rejected(tmp_path):
@@ -764,7 +773,7 @@ def test_a_file_an_update_writes_is_checked_like_a_host_file(tmp_path):
     assert err.key_path == "events[0].files[0].mode" and err.fix.startswith("quote it")
     err = error(tmp_path, UPDATE + '[[events.files]]\npath = "/opt/b"\nmod = "0644"\n')
     assert_error(err, "events[0].files[0].mod", "one of the keys of [[events.files]]: path, content, "
-                 "content_file, owner, group, mode", 'an unknown key "mod"')
+                 "content_file, script_under_test, owner, group, mode", 'an unknown key "mod"')
 
 
 def test_an_update_writing_one_file_twice_is_rejected(tmp_path):
