@@ -104,6 +104,14 @@ class DiskView:
     def regular_mechanism(self) -> bool:
         return any(self._usable(name) for name in REGULAR_PLISTS)
 
+    @property
+    def something_will_run_it(self) -> bool:
+        """A mechanism on disk that will run run-puppet.sh at a later boot: the bootstrap, or a
+        regular one that starts by itself (worker-runner only once the semaphore exists: it is
+        KeepAlive on that path, RunAtLoad false)."""
+        starts = [name for name in REGULAR_PLISTS if name != "org.mozilla.worker-runner.plist" or self.semaphore]
+        return self.bootstrap_runnable or any(self._usable(name) for name in starts)
+
     def _usable(self, name: str) -> bool:
         return name in self.daemons and name not in self.broken and LABELS[name] not in self.disabled
 
@@ -152,12 +160,14 @@ def never_stranded(events: list[Event]) -> Iterable[Violation]:
         started = started or event.kind == "process-start"
         ends_boot = event.kind in ("shutdown", "power-loss") or index == len(events) - 1
         if started and ends_boot and not view.handed_over:
-            if not view.bootstrap_runnable and not view.regular_mechanism:
+            if not view.something_will_run_it:
                 what = ("a bootstrap daemon that can run (its plist or script copy is missing, torn or "
                         "rejected by launchd, or its label is disabled)" if view.bootstrap_registered
                         else "the bootstrap daemon")
+                regular = ("worker-runner, which waits for a semaphore that is not there"
+                           if view.regular_mechanism else "a regular mechanism")
                 yield _violation("never-stranded", f"boot {event.boot} ended before handover with neither "
-                                                   f"{what} nor a regular mechanism on disk", events, index)
+                                                   f"{what} nor {regular} on disk", events, index)
                 return
 
 

@@ -51,6 +51,23 @@ def test_removing_the_bootstrap_before_the_handover_strands_the_host(mac):
     assert "never-stranded" in names(mac)
 
 
+def test_worker_runner_without_its_semaphore_does_not_count_as_something_that_runs_puppet(mac):
+    # It is KeepAlive on the semaphore's path, RunAtLoad false: with the bootstrap gone and no
+    # semaphore, nothing will run run-puppet.sh again.
+    worker_runner = plistlib.dumps({"Label": "org.mozilla.worker-runner", "RunAtLoad": False,
+                                    "ProgramArguments": ["/usr/local/bin/worker-runner.sh"],
+                                    "KeepAlive": {"PathState": {"/var/tmp/semaphore/run-buildbot": True}}})
+
+    def prepare(machine):
+        machine.disk.add_file("/Library/LaunchDaemons/org.mozilla.worker-runner.plist", worker_runner)
+        machine.disk.add_file("/usr/local/sbin/ronin-puppet-bootstrap.sh",
+                              f"#!/bin/bash\nrm -f {PLIST}\nshutdown -r now\n", mode=0o755)
+        machine.disk.add_file(PLIST, DAEMON)
+    mac.run(prepare=prepare)
+    (violation,) = [v for v in check(mac.result.trace.events) if v.invariant == "never-stranded"]
+    assert "worker-runner, which waits for a semaphore that is not there" in violation.message
+
+
 def test_two_puppet_applies_at_once_are_an_overlap(mac):
     from harness.models.puppet import Apply, Puppet
 
