@@ -16,8 +16,8 @@ without autologin it never does.
 A successful apply (exit 0 or 2) leaves what the role's manifests install (data files in
 `roles/`), including `/usr/local/bin/run-puppet.sh`, a copy of the script under test; each file
 is written under a temporary name and renamed into place, as Puppet's file resource does. The
-trace calls an apply clean only when it also printed no `Error:` line (the fleet's rule). Every apply is in the trace
-with its arguments, cwd, `FACTER_*` environment and PATH.
+trace calls an apply clean only when it also printed no `Error:` line (the fleet's rule). Every
+apply is in the trace with its arguments, cwd, whole environment, `FACTER_*` facts and PATH.
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ class Puppet:
         overlapping = self.running > 0
         self.running += 1
         self.machine.event("puppet-apply", pid=call.pid, job=call.job, number=number, argv=call.argv,
-                           cwd=call.cwd, facts=facts, path=call.env.get("PATH", ""),
+                           cwd=call.cwd, facts=facts, path=call.env.get("PATH", ""), env=dict(sorted(call.env.items())),
                            overlapping=overlapping)
         tcc = self._tcc_outcome(plan.tcc, call.job)
         status, output = self._outcome(plan, tcc)
