@@ -141,6 +141,12 @@ _SHELLS = ("# List of acceptable shells for chpass(1).\n# Ftpd will not allow us
 _PATHS = "/usr/local/bin\n/usr/bin\n/bin\n/usr/sbin\n/sbin\n"
 
 
+def canonical(mac_path: str) -> str:
+    """`mac_path` with macOS's /etc, /var and /tmp aliases resolved into /private (no trailing /)."""
+    top, _, rest = mac_path[1:].partition("/")
+    return f"/{DISK_TOP_SYMLINKS[top]}/{rest}".rstrip("/") if top in DISK_TOP_SYMLINKS else mac_path
+
+
 def _in_host_tree(parts: list[str]) -> bool:
     """True for a path (as components) that the sandbox takes from the host, not the disk."""
     top = parts[0] if parts else ""

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .invariants import BOOTSTRAP_PLIST
+from .invariants import BOOTSTRAP_PLIST, BOOTSTRAP_PLIST_NAME
 from .report import timeline
 from .unflushed import Unflushed
-from .runner import run_scenario, script_identity
+from .runner import ScenarioRun, run_scenario, script_identity
 from .scenario import Scenario
 from .trace import Event
 
@@ -86,7 +86,7 @@ def registration_step(events: list[Event]) -> int | None:
         if (event.kind == "file" and event.data["path"] == BOOTSTRAP_PLIST
                 and event.data["change"] in ("created", "moved-here", "renamed", "written")):
             return (step or 0) + 1
-        if event.kind == "boot" and BOOTSTRAP_PLIST.rsplit("/", 1)[1] in event.data.get("daemons", ()):
+        if event.kind == "boot" and BOOTSTRAP_PLIST_NAME in event.data.get("daemons", ()):
             return 0
     return None
 
@@ -118,12 +118,16 @@ def crash_points(events: list[Event], unflushed_s: float = 5.0) -> tuple[list[Cr
     return points, steps
 
 
-def _explore_one(job: tuple[Scenario, bytes, str, int | None, CrashPoint]) -> tuple[CrashPoint, list[tuple[str, str]]]:
-    scenario, script, name, seed, point = job
+def _crash_run(scenario: Scenario, script: bytes, name: str, seed: int | None, point: CrashPoint) -> ScenarioRun:
+    """The scenario run with the power cut before the point's step, its files torn to empty."""
     with tempfile.TemporaryDirectory(prefix="macsim-crash-") as work:
-        run = run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step,
-                           tears={path: "empty" for path in point.tear})
-    return point, [(v.invariant, v.message) for v in run.violations]
+        return run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step,
+                            tears={path: "empty" for path in point.tear})
+
+
+def _explore_one(job: tuple[Scenario, bytes, str, int | None, CrashPoint]) -> tuple[CrashPoint, list[tuple[str, str]]]:
+    point = job[-1]
+    return point, [(v.invariant, v.message) for v in _crash_run(*job).violations]
 
 
 @dataclass
@@ -201,9 +205,7 @@ def explore(scenario: Scenario, script: Path, *, jobs: int = 1, seed: int | None
 
 def _timeline_of(scenario: Scenario, script: bytes, name: str, seed: int | None, point: CrashPoint) -> str:
     """The timeline of one crash run, from the boot the power was cut in to the end."""
-    with tempfile.TemporaryDirectory(prefix="macsim-crash-") as work:
-        run = run_scenario(scenario, script, name, Path(work) / "mac", seed=seed, power_loss_at_step=point.step,
-                           tears={path: "empty" for path in point.tear})
+    run = _crash_run(scenario, script, name, seed, point)
     return timeline(event for event in run.result.trace.events if event.boot >= point.boot)
 
 

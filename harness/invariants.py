@@ -14,6 +14,7 @@ from .trace import Event
 
 BOOTSTRAP_LABEL = "com.mozilla.ronin-puppet-bootstrap"
 BOOTSTRAP_PLIST = "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist"
+BOOTSTRAP_PLIST_NAME = BOOTSTRAP_PLIST.rsplit("/", 1)[1]  # as a boot event lists the daemons
 BOOTSTRAP_COPY = "/usr/local/sbin/ronin-puppet-bootstrap.sh"
 SEMAPHORE = "/private/var/tmp/semaphore/run-buildbot"
 REGULAR_PLISTS = ("com.mozilla.atboot_puppet.plist", "org.mozilla.worker-runner.plist",
@@ -22,7 +23,7 @@ REGULAR_PLISTS = ("com.mozilla.atboot_puppet.plist", "org.mozilla.worker-runner.
 LABELS = {"com.mozilla.atboot_puppet.plist": "org.mozilla.atboot_puppet",
           "org.mozilla.worker-runner.plist": "org.mozilla.worker-runner",
           "com.mozilla.periodic.plist": "com.mozilla.periodic",
-          BOOTSTRAP_PLIST.rsplit("/", 1)[1]: BOOTSTRAP_LABEL}
+          BOOTSTRAP_PLIST_NAME: BOOTSTRAP_LABEL}
 #: More reboots than this, asked for by the script itself, is a loop (the TCC bound is 3).
 MAX_REQUESTED_REBOOTS = 5
 PRESENT = ("created", "moved-here", "renamed", "written")
@@ -81,8 +82,9 @@ class DiskView:
         for name, here in ((source, False), (path, present)):
             if not name:
                 continue
-            self.broken.discard(_daemon_name(name) or name)
-            if (daemon := _daemon_name(name)) is not None:
+            daemon = _daemon_name(name)
+            self.broken.discard(daemon or name)
+            if daemon is not None:
                 (self.daemons.add if here else self.daemons.discard)(daemon)
                 if here and event.data.get("launchd", "ok") != "ok":
                     self.broken.add(daemon)
@@ -93,12 +95,12 @@ class DiskView:
 
     @property
     def bootstrap_registered(self) -> bool:
-        return BOOTSTRAP_PLIST.rsplit("/", 1)[1] in self.daemons
+        return BOOTSTRAP_PLIST_NAME in self.daemons
 
     @property
     def bootstrap_runnable(self) -> bool:
         """Its plist loads, its label is not disabled, and the script copy it runs is whole."""
-        return self._usable(BOOTSTRAP_PLIST.rsplit("/", 1)[1]) and self.copy and BOOTSTRAP_COPY not in self.broken
+        return self._usable(BOOTSTRAP_PLIST_NAME) and self.copy and BOOTSTRAP_COPY not in self.broken
 
     @property
     def regular_mechanism(self) -> bool:

@@ -26,13 +26,13 @@ from .bridge import cache_dir, encode, native_program
 from .channel import Conn, Request, argv_env, describe, send_result, waiting_in
 from .clock import Clock
 from .config import HARNESS_VERSION, Limits, MachineConfig, Verdict  # noqa: F401  (re-exported)
-from .disk import Disk, OutsideDisk
+from .disk import Disk, OutsideDisk, canonical
 from .launchd import Launchd
 from .models import mail  # noqa: F401  (registers the python3 and macsim-mail handlers)
 from .models.network import Network
 from .prng import Prng
 from .processes import Boot, ProcInfo, find_bwrap, read_proc
-from .unflushed import TEAR_MODES, Unflushed, tear
+from .unflushed import Unflushed, check_mode, tear
 from .sandbox import HOST_USR, INSIDE, Runtime
 from .shims import DEFERRED, Answer, Call, Exec
 from .trace import Trace
@@ -200,10 +200,7 @@ class Machine:
     def tear_at_power_loss(self, mac_path: str, mode: str = "empty") -> None:
         """If `mac_path` was written in the last `config.unflushed_s` simulated seconds (and not
         renamed into place since) when the power goes, it comes back torn: "empty" or "short"."""
-        if mode not in TEAR_MODES:
-            raise ValueError(f"a torn file comes back {' or '.join(TEAR_MODES)}, not {mode!r}")
-        top = mac_path.split("/")[1] if mac_path.count("/") > 1 else ""
-        self._tears[f"/private{mac_path}" if top in ("etc", "var", "tmp") else mac_path] = mode
+        self._tears[canonical(mac_path)] = check_mode(mode)
 
     def schedule(self, at_s: float, what: str) -> None:
         """A scenario event at simulated time `at_s`: "reboot", "halt", "power-loss" (the power

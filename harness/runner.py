@@ -304,10 +304,9 @@ def _check_fact(fact: Fact, events: list[Event], machine: Machine, result: RunRe
         applies = [e for e in events if e.kind == "puppet-apply"]
         if not applies:
             return "puppet never applied"
-        where = "env" if kind is FactKind.PUPPET_ENV else "facts"
-        wrong = [e for e in applies if e.data[where].get(key) != fact.value]
+        wrong = [e for e in applies if e.data["env"].get(key) != fact.value]
         if wrong:
-            seen = wrong[0].data[where].get(key)
+            seen = wrong[0].data["env"].get(key)
             return f"apply {wrong[0].data['number']} (boot {wrong[0].boot}) had {key}={seen!r}, expected {fact.value!r}"
         return None
     if kind is FactKind.SEMAPHORE_WRITTEN:

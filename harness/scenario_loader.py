@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import scenario_checks as checks
-from .disk import DEFAULT_ACCOUNTS, DEFAULT_GROUPS, Account
+from .disk import DEFAULT_ACCOUNTS, DEFAULT_GROUPS, Account, canonical
 from .machine import Limits, Verdict
 from .scenario import (_EVENT_CLASSES, _WIPED_AT_BOOT, DARWIN_MAJOR, KNOWN_INVARIANTS, DeliverFile,
                        DeliverProfile, EventKind, Expect, ExpectFile, ExpectLoaded, Fact, FactKind,
@@ -259,9 +259,9 @@ class _Loader:
             puppet_installed=table.get("puppet_installed", checks.boolean(), True))
         # Accounts first: files may be owned by them.
         accounts = tuple(self.account(entry) for entry in table.tables("accounts", "host.accounts"))
-        taken = {_canonical("/etc/puppet_role"): "host.role"} if scalars["role"] else {}
+        taken = {canonical("/etc/puppet_role"): "host.role"} if scalars["role"] else {}
         if scalars["vault"]:
-            taken[_canonical("/var/root/vault.yaml")] = "host.vault"
+            taken[canonical("/var/root/vault.yaml")] = "host.vault"
         return Host(version, build or Host.build_version, kernel, **scalars,
                     files=self.files(table.tables("files", "host.files"), taken, at_start=True),
                     accounts=accounts)
@@ -272,7 +272,7 @@ class _Loader:
         files = []
         for entry in entries:
             spec = self.file_spec(entry, at_start=at_start)
-            alias = _canonical(spec.path)
+            alias = canonical(spec.path)
             if alias in taken:
                 raise entry.fail("path", f"a path not already set by {taken[alias]}", entry.value("path"),
                                  f"remove this entry or {taken[alias]}; one of them is enough")
@@ -427,12 +427,12 @@ class _Loader:
         reboots = entry.get("reboots", checks.integer(1, 10, "2"), 1)
         removes = self.removes(entry)
         files = self.files(entry.tables("files", "events.files"), {}, at_start=False)
-        removed = {_canonical(path): index for index, path in enumerate(removes)}
+        removed = {canonical(path): index for index, path in enumerate(removes)}
         for index, spec in enumerate(files):
-            if _canonical(spec.path) in removed:
+            if canonical(spec.path) in removed:
                 raise self.error(f"{entry.at('files')}[{index}].path", "a path that removes does not list "
                                  "(a file the update writes replaces what was there)", checks.describe(spec.path),
-                                 f"remove it from removes[{removed[_canonical(spec.path)]}]")
+                                 f"remove it from removes[{removed[canonical(spec.path)]}]")
         return MacosUpdate(at_s, to_version, to_build, kernel, reboots, removes, files,
                            entry.get("network_up_after_s", checks.seconds(example="120"), None))
 
@@ -444,16 +444,16 @@ class _Loader:
         seen: dict[str, int] = {}
         for index, path in enumerate(removes):
             where = f"{entry.at('removes')}[{index}]"
-            canonical = _canonical(path)
-            parts = canonical.strip("/").split("/")
-            if canonical in ("/", "/usr/local") or len(parts) < (3 if parts[0] == "private" else 2):
+            resolved = canonical(path)
+            parts = resolved.strip("/").split("/")
+            if resolved in ("/", "/usr/local") or len(parts) < (3 if parts[0] == "private" else 2):
                 raise self.error(where, "a path inside a top-level folder of the disk (not /, /Library, "
                                  "/Users, /opt, /private/var, /usr/local, ...)", checks.describe(path),
                                  "name the files or folders inside it that the update removes")
-            if canonical in seen:
-                raise self.error(where, "each path once", f"{checks.render(path)}, already removes[{seen[canonical]}]",
+            if resolved in seen:
+                raise self.error(where, "each path once", f"{checks.render(path)}, already removes[{seen[resolved]}]",
                                  "remove the repeated entry")
-            seen[canonical] = index
+            seen[resolved] = index
         return removes
 
     def payload(self, entry: _Table) -> bytes:
@@ -566,12 +566,6 @@ def _leaves(value: Any, path: str) -> Iterable[tuple[str, Any]]:
             yield from _leaves(item, f"{path}[{index}]")
     else:
         yield path, value
-
-
-def _canonical(path: str) -> str:
-    """`path` with macOS's /etc, /var and /tmp aliases resolved into /private."""
-    top, _, rest = path[1:].partition("/")
-    return f"/private/{top}/{rest}".rstrip("/") if top in ("etc", "var", "tmp") else path
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -51,10 +51,15 @@ class Unflushed:
                       key=lambda p: (self.written_at[p], p))
 
 
-def tear(host_path: Path, mode: str) -> int | None:
-    """Tears one file on the host disk; returns its new size, or None if it is not a file."""
+def check_mode(mode: str) -> str:
     if mode not in TEAR_MODES:
         raise ValueError(f"a torn file comes back {' or '.join(TEAR_MODES)}, not {mode!r}")
+    return mode
+
+
+def tear(host_path: Path, mode: str) -> int | None:
+    """Tears one file on the host disk; returns its new size, or None if it is not a file."""
+    check_mode(mode)
     if host_path.is_symlink() or not host_path.is_file():
         return None
     size = host_path.stat().st_size

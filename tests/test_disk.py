@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.disk import (DEFAULT_ACCOUNTS, DEFAULT_GROUPS, DISK_TOP_LEVEL, Account, Disk,
+from harness.disk import (DEFAULT_ACCOUNTS, DEFAULT_GROUPS, DISK_TOP_LEVEL, Account, Disk, canonical,
                           DiskError, OutsideDisk, UnknownAccount)
 
 
@@ -462,3 +462,11 @@ def test_snapshot_records_a_fifo_without_opening_it(real_disk):
     os.mkfifo(real_disk.host_path("/tmp/pipe"))
     kind, _, size, digest, owner, group = real_disk.snapshot()["/private/tmp/pipe"]
     assert (kind, size, digest, owner, group) == ("o", 0, "", "root", "wheel")
+
+
+def test_the_etc_var_and_tmp_aliases_name_the_same_paths_as_private():
+    assert canonical("/var/tmp/semaphore/") == "/private/var/tmp/semaphore"
+    assert canonical("/etc/puppet_role") == "/private/etc/puppet_role"
+    assert canonical("/tmp") == "/private/tmp"
+    assert canonical("/Library/LaunchDaemons/x.plist") == "/Library/LaunchDaemons/x.plist"
+    assert canonical("/private/var/log") == "/private/var/log"
