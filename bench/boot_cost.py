@@ -19,10 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import Limits, Machine  # noqa: E402
-from harness.bridge import native_program  # noqa: E402
-from harness.disk import Disk  # noqa: E402
-from harness.processes import find_bwrap  # noqa: E402
-from harness.sandbox import INSIDE, Runtime, bwrap_argv  # noqa: E402
+from harness.mac.bridge import native_program  # noqa: E402
+from harness.mac.disk import Disk  # noqa: E402
+from harness.mac.processes import find_bwrap  # noqa: E402
+from harness.mac.sandbox import INSIDE, Runtime, bwrap_argv  # noqa: E402
 
 SCRIPT = """#!/bin/bash
 set -euo pipefail

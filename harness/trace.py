@@ -19,7 +19,7 @@ KINDS = {
     "process": ("process-start", "process-exit", "step"),
     "shim": ("call", "call-answered", "not-simulated"),
     "launchd": ("job-loaded", "job-skipped", "job-started", "job-exited", "job-stopping",
-                "job-throttled", "job-removed", "job-spawn-failed", "override"),
+                "job-throttled", "job-removed", "job-spawn-failed", "override", "override-unreadable"),
     "disk": ("file", "torn"),
     "models": ("puppet-apply", "puppet-apply-done", "puppet-role-applied", "tcc-database",
                "git-push", "network", "worker-started", "mail"),

@@ -10,6 +10,7 @@ from typing import Callable
 import pytest
 
 from harness import Limits, Machine, MachineConfig, RunResult
+from harness.world import install_fleet_world
 
 
 class MacRun:
@@ -27,6 +28,7 @@ class MacRun:
         where = self.directory / f"mac{self._count}"
         self.machine = Machine(where, seed=seed, limits=limits or Limits(real_s=60),
                                config=config or MachineConfig(), trace_path=where.with_suffix(".jsonl"))
+        install_fleet_world(self.machine)
         return self.machine
 
     def run(self, script: str | None = None, *, prepare: Callable[[Machine], None] | None = None,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.scenarios import run_scenario
+from harness.scenarios import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = """

@@ -5,7 +5,7 @@ import datetime
 
 from freezegun import freeze_time
 
-from harness.clock import DEFAULT_EPOCH_S, Clock
+from harness.mac.clock import DEFAULT_EPOCH_S, Clock
 
 
 def recorder():

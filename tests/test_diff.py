@@ -52,7 +52,7 @@ def test_a_changed_fact_shows_as_the_puppet_invocation_that_changed(tmp_path):
 
 
 def test_a_retry_loop_shows_as_one_line_with_its_count():
-    from harness.diff import compare
+    from harness.tools.diff import compare
     baseline = {aspect: [] for aspect in ("puppet", "launchd", "files", "reboots", "semaphore")}
     candidate = dict(baseline, puppet=["boot 1: puppet apply"] * 40 + ["boot 2: puppet apply"])
     assert compare(baseline, candidate)["puppet"] == ["+ boot 1: puppet apply  (×40)", "+ boot 2: puppet apply"]

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.disk import (DEFAULT_ACCOUNTS, DEFAULT_GROUPS, DISK_TOP_LEVEL, Account, Disk, canonical,
-                          DiskError, OutsideDisk, UnknownAccount)
+from harness.mac.accounts import DEFAULT_ACCOUNTS, DEFAULT_GROUPS, Account, UnknownAccount
+from harness.mac.disk import Disk
+from harness.mac.paths import DISK_TOP_LEVEL, DiskError, OutsideDisk, canonical
 
 
 @pytest.fixture(params=["fake", "real"])
@@ -62,7 +63,7 @@ def test_fresh_disk_has_an_empty_usr_local_and_no_usr_local_bin(disk):
     assert disk.tree("/usr/local") == []
     assert not disk.host_path("/usr/local/bin").exists()
     assert not disk.host_path("/usr/local/sbin").exists()
-    assert disk.owner("/usr/local") == ("root", "wheel")
+    assert disk.ownership.owner("/usr/local") == ("root", "wheel")
     assert mode_of(disk, "/usr/local") == 0o755
 
 
@@ -75,24 +76,24 @@ def test_fresh_disk_has_the_launchd_directories(disk):
     for path in ("/System/Library/LaunchDaemons", "/Library/LaunchDaemons",
                  "/Library/LaunchAgents", "/var/db/com.apple.xpc.launchd", "/var/run", "/var/log"):
         assert disk.host_path(path).is_dir(), path
-    assert disk.owner("/Library/LaunchDaemons") == ("root", "wheel")
+    assert disk.ownership.owner("/Library/LaunchDaemons") == ("root", "wheel")
 
 
 def test_fresh_home_is_cltbld_staff_0750_without_a_tcc_directory(disk):
-    assert disk.owner("/Users/cltbld") == ("cltbld", "staff")
+    assert disk.ownership.owner("/Users/cltbld") == ("cltbld", "staff")
     assert mode_of(disk, "/Users/cltbld") == 0o750
     support = "/Users/cltbld/Library/Application Support"
     assert disk.host_path(support).is_dir()
-    assert disk.owner(support) == ("cltbld", "staff")
+    assert disk.ownership.owner(support) == ("cltbld", "staff")
     assert not disk.host_path(support + "/com.apple.TCC").exists()
 
 
 def test_fresh_disk_gives_top_directories_their_macos_owners(disk):
-    assert disk.owner("/Applications") == ("root", "admin")
-    assert disk.owner("/Users") == ("root", "admin")
-    assert disk.owner("/Library") == ("root", "wheel")
-    assert disk.owner("/") == ("root", "wheel")
-    assert disk.owner("/var/root") == ("root", "wheel")
+    assert disk.ownership.owner("/Applications") == ("root", "admin")
+    assert disk.ownership.owner("/Users") == ("root", "admin")
+    assert disk.ownership.owner("/Library") == ("root", "wheel")
+    assert disk.ownership.owner("/") == ("root", "wheel")
+    assert disk.ownership.owner("/var/root") == ("root", "wheel")
 
 
 def test_fresh_disk_has_nothing_linux_specific(disk):
@@ -169,8 +170,8 @@ def test_create_refuses_an_account_without_its_group_before_writing(machine_dir)
 def test_every_user_under_users_gets_a_home(machine_dir):
     second = Account("admin2", 502, 20, "/Users/admin2", "/bin/zsh", "Second Admin")
     disk = Disk.create(machine_dir / "disk", accounts=(*DEFAULT_ACCOUNTS, second))
-    assert disk.owner("/Users/admin2/Library") == ("admin2", "staff")
-    assert disk.account(502).shell == "/bin/zsh"
+    assert disk.ownership.owner("/Users/admin2/Library") == ("admin2", "staff")
+    assert disk.accounts.account(502).shell == "/bin/zsh"
 
 
 def test_opening_a_missing_disk_says_how_to_make_one(machine_dir):
@@ -265,26 +266,26 @@ def test_mac_path_inverts_host_path(disk):
 
 
 def test_accounts_are_found_by_name_and_by_uid_including_minus_two(disk):
-    assert disk.account("root").uid == 0
-    assert disk.account(501).name == "cltbld"
-    assert disk.account(-2).name == "nobody"
-    assert disk.account("nobody").home == "/var/empty"
-    assert disk.account("nosuchuser") is None and disk.account(4242) is None
+    assert disk.accounts.account("root").uid == 0
+    assert disk.accounts.account(501).name == "cltbld"
+    assert disk.accounts.account(-2).name == "nobody"
+    assert disk.accounts.account("nobody").home == "/var/empty"
+    assert disk.accounts.account("nosuchuser") is None and disk.accounts.account(4242) is None
 
 
 def test_groups_are_found_by_name_and_by_gid(disk):
-    assert disk.group(20).name == "staff"
-    assert disk.group("admin").members == ("root",)
-    assert disk.group(-2).name == "nobody" and disk.group("nobody").members == ()
-    assert disk.group("nosuchgroup") is None
+    assert disk.accounts.group(20).name == "staff"
+    assert disk.accounts.group("admin").members == ("root",)
+    assert disk.accounts.group(-2).name == "nobody" and disk.accounts.group("nobody").members == ()
+    assert disk.accounts.group("nosuchgroup") is None
 
 
 def test_accounts_added_to_etc_passwd_by_a_script_are_seen_at_once(disk):
     passwd = disk.host_path("/etc/passwd")
     passwd.write_text(passwd.read_text() + "puppet:*:52:52:Puppet:/var/empty:/usr/bin/false\n"
                       + "broken line\n")
-    assert disk.account("puppet").uid == 52
-    assert disk.account(52).shell == "/usr/bin/false"
+    assert disk.accounts.account("puppet").uid == 52
+    assert disk.accounts.account(52).shell == "/usr/bin/false"
 
 
 def test_default_accounts_include_the_setup_assistant_user():
@@ -296,26 +297,26 @@ def test_default_accounts_include_the_setup_assistant_user():
 
 def test_file_created_by_root_in_cltbld_home_is_root_staff(disk):
     disk.host_path("/Users/cltbld/new.txt").write_text("x")
-    disk.record_created("/Users/cltbld/new.txt", "root")
-    assert disk.owner("/Users/cltbld/new.txt") == ("root", "staff")
+    disk.ownership.record_created("/Users/cltbld/new.txt", "root")
+    assert disk.ownership.owner("/Users/cltbld/new.txt") == ("root", "staff")
 
 
 def test_file_created_by_cltbld_in_launchdaemons_keeps_the_directory_group(disk):
     disk.host_path("/Library/LaunchDaemons/x.plist").write_text("x")
-    disk.record_created("/Library/LaunchDaemons/x.plist", "cltbld")
-    assert disk.owner("/Library/LaunchDaemons/x.plist") == ("cltbld", "wheel")
+    disk.ownership.record_created("/Library/LaunchDaemons/x.plist", "cltbld")
+    assert disk.ownership.owner("/Library/LaunchDaemons/x.plist") == ("cltbld", "wheel")
 
 
 def test_ownership_table_persists_across_disk_instances(disk):
     disk.add_file("/opt/tool/config", "a=1", owner="cltbld", group="admin")
     reopened = Disk(disk.root)
-    assert reopened.owner("/opt/tool/config") == ("cltbld", "admin")
-    assert reopened.owner("/opt/tool") == ("root", "wheel")
+    assert reopened.ownership.owner("/opt/tool/config") == ("cltbld", "admin")
+    assert reopened.ownership.owner("/opt/tool") == ("root", "wheel")
 
 
 def test_ownership_table_is_written_without_leftover_temp_files(disk, machine_dir):
     disk.add_file("/opt/a", "1", owner="cltbld")
-    disk.set_owner("/opt/a", group="staff")
+    disk.ownership.set_owner("/opt/a", group="staff")
     assert sorted(os.listdir(machine_dir)) == ["disk", "ownership.json"]
 
 
@@ -323,61 +324,61 @@ def test_ownership_follows_a_rename_of_a_directory(disk):
     disk.add_dir("/opt/old", owner="cltbld", group="staff")
     disk.add_file("/opt/old/inner/file", "x", owner="_www", group="_www")
     os.rename(disk.host_path("/opt/old"), disk.host_path("/opt/new"))
-    disk.rename("/opt/old", "/opt/new")
-    assert disk.owner("/opt/new") == ("cltbld", "staff")
-    assert disk.owner("/opt/new/inner/file") == ("_www", "_www")
-    assert disk.owner("/opt/new/inner") == ("root", "wheel")
-    assert disk.owner("/opt/old/inner/file") == ("root", "wheel")
+    disk.ownership.rename("/opt/old", "/opt/new")
+    assert disk.ownership.owner("/opt/new") == ("cltbld", "staff")
+    assert disk.ownership.owner("/opt/new/inner/file") == ("_www", "_www")
+    assert disk.ownership.owner("/opt/new/inner") == ("root", "wheel")
+    assert disk.ownership.owner("/opt/old/inner/file") == ("root", "wheel")
 
 
 def test_renamed_file_keeps_its_group_in_a_directory_of_another_group(disk):
     disk.add_file("/Users/cltbld/job.plist", "x", group="staff")
     os.rename(disk.host_path("/Users/cltbld/job.plist"), disk.host_path("/Applications/job.plist"))
-    disk.rename("/Users/cltbld/job.plist", "/Applications/job.plist")
-    assert disk.owner("/Applications/job.plist") == ("root", "staff")
+    disk.ownership.rename("/Users/cltbld/job.plist", "/Applications/job.plist")
+    assert disk.ownership.owner("/Applications/job.plist") == ("root", "staff")
 
 
 def test_chgrp_of_a_directory_leaves_existing_children_alone(disk):
     disk.add_file("/Library/LaunchDaemons/old.plist", "x")
-    disk.set_owner("/Library/LaunchDaemons", group="staff")
+    disk.ownership.set_owner("/Library/LaunchDaemons", group="staff")
     disk.add_file("/Library/LaunchDaemons/new.plist", "x", group="staff")
-    assert disk.owner("/Library/LaunchDaemons/old.plist") == ("root", "wheel")
+    assert disk.ownership.owner("/Library/LaunchDaemons/old.plist") == ("root", "wheel")
     disk.host_path("/Library/LaunchDaemons/later.plist").write_text("x")
-    disk.record_created("/Library/LaunchDaemons/later.plist", "root")
-    assert disk.owner("/Library/LaunchDaemons/later.plist") == ("root", "staff")
+    disk.ownership.record_created("/Library/LaunchDaemons/later.plist", "root")
+    assert disk.ownership.owner("/Library/LaunchDaemons/later.plist") == ("root", "staff")
 
 
 def test_set_owner_with_an_unknown_name_raises_unknown_account(disk):
     with pytest.raises(UnknownAccount) as caught:
-        disk.set_owner("/opt", owner="mallory")
+        disk.ownership.set_owner("/opt", owner="mallory")
     assert (caught.value.name, caught.value.kind) == ("mallory", "user")
     assert isinstance(caught.value, KeyError)
     with pytest.raises(UnknownAccount) as caught:
-        disk.set_owner("/opt", group="nogrp")
+        disk.ownership.set_owner("/opt", group="nogrp")
     assert caught.value.kind == "group" and "/etc/group" in str(caught.value)
 
 
 def test_set_owner_of_a_missing_path_fails_with_enoent(disk):
     with pytest.raises(DiskError) as caught:
-        disk.set_owner("/opt/missing", owner="cltbld")
+        disk.ownership.set_owner("/opt/missing", owner="cltbld")
     assert caught.value.errno == errno.ENOENT
 
 
 def test_set_owner_accepts_numeric_ids_and_stores_names(disk):
-    disk.set_owner("/opt", "501", "80")
-    assert disk.owner("/opt") == ("cltbld", "admin")
+    disk.ownership.set_owner("/opt", "501", "80")
+    assert disk.ownership.owner("/opt") == ("cltbld", "admin")
 
 
 def test_forget_drops_a_removed_tree(disk):
     disk.add_file("/opt/pkg/bin/tool", "x", owner="cltbld")
-    disk.forget("/opt/pkg")
-    assert disk.owner("/opt/pkg/bin/tool") == ("root", "wheel")
+    disk.ownership.forget("/opt/pkg")
+    assert disk.ownership.owner("/opt/pkg/bin/tool") == ("root", "wheel")
 
 
 def test_owner_of_a_symlink_itself_or_its_target(real_disk):
     real_disk.add_symlink("/Users/cltbld/link", "/etc/hosts", owner="cltbld", group="staff")
-    assert real_disk.owner("/Users/cltbld/link", follow_last=False) == ("cltbld", "staff")
-    assert real_disk.owner("/Users/cltbld/link") == ("root", "wheel")
+    assert real_disk.ownership.owner("/Users/cltbld/link", follow_last=False) == ("cltbld", "staff")
+    assert real_disk.ownership.owner("/Users/cltbld/link") == ("root", "wheel")
 
 
 # Preparing a host
@@ -386,7 +387,7 @@ def test_owner_of_a_symlink_itself_or_its_target(real_disk):
 def test_add_file_makes_root_wheel_parents_and_applies_the_mode(disk):
     disk.add_file("/usr/local/bin/puppet", "#!/bin/sh\n", mode=0o755)
     assert mode_of(disk, "/usr/local/bin") == 0o755
-    assert disk.owner("/usr/local/bin") == ("root", "wheel")
+    assert disk.ownership.owner("/usr/local/bin") == ("root", "wheel")
     assert mode_of(disk, "/usr/local/bin/puppet") == 0o755
     assert disk.host_path("/usr/local/bin/puppet").read_text() == "#!/bin/sh\n"
 
@@ -423,7 +424,7 @@ def test_empty_dir_empties_tmp_and_reports_what_went(real_disk):
     assert os.listdir(real_disk.host_path("/tmp")) == []
     assert mode_of(real_disk, "/private/tmp") == 0o1777
     assert real_disk.host_path("/Library/LaunchDaemons").is_dir()
-    assert real_disk.owner("/tmp/b.txt") == ("root", "wheel")
+    assert real_disk.ownership.owner("/tmp/b.txt") == ("root", "wheel")
 
 
 def test_empty_dir_of_a_file_fails_with_enotdir(disk):
@@ -443,7 +444,7 @@ def test_snapshots_of_two_fresh_disks_are_equal(tmp_path):
 
 def test_snapshot_notices_content_mode_and_owner_changes(disk):
     before = disk.snapshot()
-    disk.set_owner("/etc/hosts", owner="cltbld")
+    disk.ownership.set_owner("/etc/hosts", owner="cltbld")
     after = disk.snapshot()
     assert before["/private/etc/hosts"][4] == "root"
     assert after["/private/etc/hosts"][4] == "cltbld"

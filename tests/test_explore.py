@@ -4,8 +4,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from harness.explore import explore
-from harness.scenario import load_scenario
+from harness.tools.explore import explore
+from harness.scenarios import load_scenario
 
 SCENARIO = """
 [scenario]

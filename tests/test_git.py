@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness import MachineConfig
-from harness.models.git import GitHub
+from harness.world.github import GitHub
 
 URL = "https://github.com/mozilla-platform-ops/ronin_puppet.git"
 CLONE = f"""
@@ -14,29 +14,35 @@ CLONE = f"""
 """
 
 
-def with_github(machine):
-    GitHub(machine, machine.directory / "remotes").install()
+def with_github(machine) -> GitHub:
+    github = GitHub(machine, machine.directory / "remotes")
+    github.install()
+    return github
 
 
 def test_a_clone_is_real_git_and_the_remote_url_reads_back_unchanged(mac):
+    world = []
     mac.run(CLONE + """
         cd ronin_puppet
         git remote get-url origin > /var/tmp/url
         git config --get remote.origin.url >> /var/tmp/url
         git config --show-origin --list > /var/tmp/config
         git rev-parse HEAD > /var/tmp/head
-    """, prepare=with_github)
+    """, prepare=lambda machine: world.append(with_github(machine)))
     assert mac.read("/var/tmp/clone.status") == "0\n"
     assert mac.read("/var/tmp/url") == f"{URL}\n{URL}\n"
     assert "insteadof" not in mac.read("/var/tmp/config").lower()
-    assert mac.read("/var/tmp/head").strip() == mac.machine.models["github"].head()
+    assert mac.read("/var/tmp/head").strip() == world[0].head()
     assert mac.exists("/opt/puppet_environments/mozilla-platform-ops/ronin_puppet/hiera.yaml")
 
 
 def test_a_commit_pushed_while_the_mac_runs_is_fetched_and_reset_to(mac):
+    world = []
+
     def prepare(machine):
-        with_github(machine)
-        machine.schedule_action(100, "push", lambda: machine.models["github"].push_commit("Fix the M4 role"))
+        github = with_github(machine)
+        world.append(github)
+        machine.schedule_action(100, "push", lambda: github.push_commit("Fix the M4 role"))
     mac.run(CLONE + """
         cd ronin_puppet
         sleep 200
@@ -45,7 +51,7 @@ def test_a_commit_pushed_while_the_mac_runs_is_fetched_and_reset_to(mac):
         git log -1 --format=%s > /var/tmp/subject
     """, prepare=prepare)
     assert mac.read("/var/tmp/subject") == "Fix the M4 role\n"
-    assert mac.machine.models["github"].checkout_is_current() is None
+    assert world[0].checkout_is_current() is None
 
 
 def test_while_the_network_is_down_git_fails_with_its_own_words(mac):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import plistlib
 
 from harness import Limits
-from harness.invariants import check
+from harness.scenarios.invariants import check
 
 PLIST = "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist"
 DAEMON = plistlib.dumps({"Label": "com.mozilla.ronin-puppet-bootstrap", "RunAtLoad": True,
@@ -69,7 +69,7 @@ def test_worker_runner_without_its_semaphore_does_not_count_as_something_that_ru
 
 
 def test_two_puppet_applies_at_once_are_an_overlap(mac):
-    from harness.models.puppet import Apply, Puppet
+    from harness.world.puppet import Apply, Puppet
 
     def prepare(machine):
         Puppet(machine, applies=(Apply(exit_code=0, duration_s=60, tcc="ok"),)).install()
@@ -84,7 +84,7 @@ def test_a_clean_handover_satisfies_every_invariant(mac):
     def prepare(machine):
         machine.disk.add_file("/Library/LaunchDaemons/com.mozilla.periodic.plist", plistlib.dumps(
             {"Label": "com.mozilla.periodic", "ProgramArguments": ["/usr/bin/true"], "StartInterval": 1800}))
-    from harness.models.puppet import Apply, Puppet
+    from harness.world.puppet import Apply, Puppet
 
     def with_puppet(machine):
         prepare(machine)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from harness.launchd import OVERRIDES_PATH
+from harness.mac.overrides import OVERRIDES_PATH
 
 from conftest import plist_xml
 
@@ -27,7 +27,7 @@ def add_job(machine, body: str = "echo ran >> /var/tmp/ran", *, path: str = PLIS
 
 def disabled_in_override_database(machine) -> None:
     """As a previous `launchctl unload -w` or `disable` would have left it."""
-    machine.launchd.set_disabled(LABEL, True)
+    machine.launchd.overrides.set_disabled(LABEL, True)
 
 
 def runs(mac) -> int:
@@ -296,3 +296,18 @@ def test_kickstart_of_a_label_that_is_not_loaded_cannot_find_the_service(mac):
     run_capturing(mac, f"launchctl kickstart -k system/{LABEL}")
     assert err(mac) == f'Could not find service "{LABEL}" in domain for system\n'
     assert status(mac) == 113
+
+
+def test_an_override_database_launchd_cannot_read_counts_as_empty_and_the_trace_says_so_once(mac):
+    def prepare(machine):
+        add_job(machine, RunAtLoad=True)
+        machine.disk.add_file(OVERRIDES_PATH, "not a property list\n")
+    mac.run("""
+        #!/bin/bash
+        launchctl print-disabled system > /var/tmp/out; echo "$?" > /var/tmp/status
+        launchctl print-disabled system > /dev/null
+    """, prepare=prepare)
+    assert mac.read("/var/tmp/status") == "0\n"
+    assert runs(mac) == 1  # nothing is disabled
+    (unreadable,) = mac.kinds("override-unreadable")
+    assert unreadable.data["path"] == OVERRIDES_PATH and "not a property list" in unreadable.data["reason"]

@@ -59,9 +59,9 @@ def test_a_daemon_without_runatload_is_loaded_but_never_started(mac):
 def test_a_root_owned_plist_in_group_staff_is_loaded_because_the_group_is_not_checked(mac):
     def prepare(machine):
         add_job(machine, "org.example.staff", "echo ran >> /var/tmp/ran", RunAtLoad=True)
-        machine.disk.set_owner(f"{DAEMONS}/org.example.staff.plist", group="staff")
+        machine.disk.ownership.set_owner(f"{DAEMONS}/org.example.staff.plist", group="staff")
     mac.run(prepare=prepare)
-    assert mac.machine.disk.owner(f"{DAEMONS}/org.example.staff.plist") == ("root", "staff")
+    assert mac.machine.disk.ownership.owner(f"{DAEMONS}/org.example.staff.plist") == ("root", "staff")
     assert mac.kinds("job-skipped") == []
     assert lines(mac, "/var/tmp/ran") == ["ran"]
 

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from harness.plist import KeepAlive, PlistRejected, check_ownership, parse_job
+from harness.mac.plist import KeepAlive, PlistRejected, check_ownership, parse_job
 
 PATH = "/Library/LaunchDaemons/org.example.job.plist"
 

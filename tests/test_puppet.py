@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import plistlib
 
-from harness.models.puppet import TCC_DB, Apply, Puppet
+from harness.fleet import TCC_DB
+from harness.world.puppet import Apply, Puppet
 
 APPLY = """
     #!/bin/bash
@@ -73,7 +74,7 @@ if [ ! -f /var/tmp/rebooted ]; then touch /var/tmp/rebooted; shutdown -r now; ex
     mac.run(prepare=prepare)
     assert mac.result.boots == 2
     assert mac.exists(TCC_DB)
-    assert mac.machine.disk.owner(TCC_DB) == ("cltbld", "staff")
+    assert mac.machine.disk.ownership.owner(TCC_DB) == ("cltbld", "staff")
     # a LaunchDaemon runs in launchd's system context: SIP denies it cltbld's database
     assert "authorization denied" in mac.read("/var/tmp/out")
 

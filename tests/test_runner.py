@@ -6,8 +6,8 @@ from pathlib import Path
 
 from conftest import macsim
 
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.scenarios import run_scenario
+from harness.scenarios import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.disk import Account
-from harness.machine import Limits, MachineConfig, Verdict
-from harness.scenario import (EXIT_BAD_INPUT, DeliverFile, DeliverProfile, EventKind, Expect,
+from harness.mac.accounts import Account
+from harness.mac.config import Limits, MachineConfig, Verdict
+from harness.scenarios.schema import (EXIT_BAD_INPUT, DeliverFile, DeliverProfile, EventKind, Expect,
                               ExpectFile, ExpectLoaded, Fact, FactKind, FileSpec, Halt, Host,
                               Invariants, MacosUpdate, NetworkPlan, OperatorRun, PowerLoss, PuppetApply,
                               PuppetPlan, PushCommit, Reboot, RoleModel, Scenario, ScenarioError,
-                              Start, StartHow, Tcc, darwin_release, format_error, load_scenario,
-                              load_scenarios)
+                              Start, StartHow, Tcc, darwin_release, format_error)
+from harness.scenarios.loader import load_scenario, load_scenarios
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
 HEADER = '[scenario]\nsummary = "a test"\n'

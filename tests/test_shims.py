@@ -96,7 +96,7 @@ def test_install_o_and_g_as_root_record_the_owner_and_group(mac):
     mac.run(capture("install -o cltbld -g staff -m 644 /var/tmp/src /var/tmp/dst"))
     assert status(mac) == 0
     assert mac.read("/var/tmp/dst") == "payload\n"
-    assert mac.machine.disk.owner("/var/tmp/dst") == ("cltbld", "staff")
+    assert mac.machine.disk.ownership.owner("/var/tmp/dst") == ("cltbld", "staff")
     assert mode_of(mac, "/var/tmp/dst") == 0o644
 
 
@@ -104,7 +104,7 @@ def test_install_without_m_makes_the_copy_mode_0755(mac):
     mac.run(capture("chmod 600 /var/tmp/src && install /var/tmp/src /var/tmp/dst"))
     assert status(mac) == 0
     assert mode_of(mac, "/var/tmp/dst") == 0o755
-    assert mac.machine.disk.owner("/var/tmp/dst") == ("root", "wheel")
+    assert mac.machine.disk.ownership.owner("/var/tmp/dst") == ("root", "wheel")
 
 
 def test_install_d_creates_a_directory_with_its_missing_parents(mac):
@@ -119,14 +119,14 @@ def test_install_d_creates_a_directory_with_its_missing_parents(mac):
 def test_chown_user_and_group_is_recorded(mac):
     mac.run(capture("chown cltbld:staff /var/tmp/src"))
     assert status(mac) == 0 and err(mac) == ""
-    assert mac.machine.disk.owner("/var/tmp/src") == ("cltbld", "staff")
+    assert mac.machine.disk.ownership.owner("/var/tmp/src") == ("cltbld", "staff")
 
 
 def test_chown_to_an_unknown_user_is_an_illegal_user_name(mac):
     mac.run(capture("chown nosuchuser /var/tmp/src"))
     assert err(mac) == "chown: nosuchuser: illegal user name\n"
     assert status(mac) == 1
-    assert mac.machine.disk.owner("/var/tmp/src") == ("root", "wheel")
+    assert mac.machine.disk.ownership.owner("/var/tmp/src") == ("root", "wheel")
 
 
 # sudo
@@ -152,8 +152,8 @@ def test_a_file_created_under_sudo_u_belongs_to_that_user(mac):
         sudo -u cltbld touch /var/tmp/made-by-cltbld
         touch /var/tmp/made-by-root
     """)
-    assert mac.machine.disk.owner("/var/tmp/made-by-cltbld") == ("cltbld", "wheel")
-    assert mac.machine.disk.owner("/var/tmp/made-by-root") == ("root", "wheel")
+    assert mac.machine.disk.ownership.owner("/var/tmp/made-by-cltbld") == ("cltbld", "wheel")
+    assert mac.machine.disk.ownership.owner("/var/tmp/made-by-root") == ("root", "wheel")
 
 
 # shutdown

@@ -3,7 +3,7 @@ for a user-session TCC context (macos-behaviour.md §12.2)."""
 from __future__ import annotations
 
 from harness import MachineConfig
-from harness.models.puppet import Apply, Puppet
+from harness.world.puppet import Apply, Puppet
 
 KEY_SETUP = """mkdir -p /var/root/.ssh
         ssh-keygen -q -t ed25519 -N '' -C test -f /var/root/.ssh/id_ed25519

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.unflushed import Unflushed, tear
+from harness.mac.unflushed import Unflushed, tear
 
 
 def test_a_file_written_in_the_last_seconds_can_be_torn_and_an_older_one_cannot():

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.explore import crash_points, explore
-from harness.invariants import BOOTSTRAP_PLIST
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.tools.explore import crash_points, explore
+from harness.fleet import BOOTSTRAP_PLIST
+from harness.scenarios import run_scenario
+from harness.scenarios import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = (ROOT / "src" / "run-puppet.sh").read_text()

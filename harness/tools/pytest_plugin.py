@@ -1,0 +1,76 @@
+"""Scenario files as pytest items: `pytest scenarios/` runs each one on a fresh simulated Mac.
+
+Collected: `*.toml` files in a folder named `scenarios` (or given by name on the command line).
+Each is one item; it passes when `macsim run` would say PASS. A failure shows what `macsim run`
+shows (the broken expectations and invariants) and the command that replays the run. A file the
+loader rejects fails as that item with the loader's message, and the other files still run.
+
+Options: `--macsim-script PATH` (default: the built-in src/run-puppet.sh) and `--macsim-seed N`
+(default: each scenario's own seed). pytest finds this plugin through the `pytest11` entry point
+of the installed package.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ..scenarios import DEFAULT_SCRIPT, ScenarioError, ScenarioRun, format_error, load_scenario, run_scenario
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("macsim", "scenarios on a simulated Mac")
+    group.addoption("--macsim-script", type=Path, default=None, metavar="PATH",
+                    help=f"the bootstrap the scenarios run (default: {DEFAULT_SCRIPT.name} of macsim)")
+    group.addoption("--macsim-seed", type=int, default=None, metavar="N",
+                    help="the seed of every scenario (default: each scenario's own)")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix == ".toml" and (file_path.parent.name == "scenarios" or parent.session.isinitpath(file_path)):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioFailed(Exception):
+    """The scenario ran and something it expects, or an invariant, did not hold."""
+
+
+class ScenarioItem(pytest.Item):
+    def runtest(self) -> None:
+        config = self.config
+        script: Path = config.getoption("macsim_script") or DEFAULT_SCRIPT
+        if not script.is_file():
+            raise pytest.UsageError(f"--macsim-script {script}: no such file; give the path of a bootstrap script")
+        scenario = load_scenario(self.path)
+        with tempfile.TemporaryDirectory(prefix="macsim-pytest-") as work:
+            run = run_scenario(scenario, script.read_bytes(), script.name, Path(work) / "mac",
+                               seed=config.getoption("macsim_seed"))
+        if run.verdict != "pass":
+            raise ScenarioFailed(self._explain(run, script))
+
+    def _explain(self, run: ScenarioRun, script: Path) -> str:
+        result = run.result
+        seed = self.config.getoption("macsim_seed")
+        lines = [f"{run.verdict}: {result.verdict.value} after {result.boots} boots, {result.steps} steps, "
+                 f"{result.simulated_s:g} s simulated"]
+        lines += [f"  {violation.message}" for violation in run.violations]
+        used_seed = run.scenario.seed if seed is None else seed
+        lines.append(f"replay: macsim run --script {script} --seed {used_seed} --timeline {self.path}")
+        return "\n".join(lines)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ScenarioFailed):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, ScenarioError):
+            return format_error(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"scenario {self.name}"

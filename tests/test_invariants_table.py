@@ -1,0 +1,146 @@
+"""Each invariant, a pure function of the trace, on hand-built traces: what it flags and what it lets pass.
+
+The runs in test_invariants.py show each one catching a real broken bootstrap; here each rule
+is pinned down case by case, without a Mac.
+"""
+from __future__ import annotations
+
+import pytest
+
+from harness.fleet import BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST, SEMAPHORE
+from harness.scenarios.invariants import INVARIANTS
+from harness.trace import Event
+
+WORKER_RUNNER = "/Library/LaunchDaemons/org.mozilla.worker-runner.plist"
+PERIODIC = "/Library/LaunchDaemons/com.mozilla.periodic.plist"
+
+
+class Story:
+    """A trace written by hand, event by event, in the shape the Mac records."""
+
+    def __init__(self, *, daemons: tuple[str, ...] = (), disabled: tuple[str, ...] = (),
+                 semaphore: bool = False) -> None:
+        self.events: list[Event] = []
+        self.boot_number = 0
+        self.step_number = 0
+        self.boot(daemons=daemons, disabled=disabled, semaphore=semaphore)
+        self.add("process-start", job="mdm-script-job", pid=3, argv=["/bin/bash", "run-puppet.sh"], user="root")
+
+    def add(self, kind: str, *, job: str | None = "mdm-script-job", pid: int | None = 3, **data) -> "Story":
+        self.events.append(Event(len(self.events), 0.0, self.boot_number, pid, job, kind, data))
+        return self
+
+    def step(self) -> "Story":
+        self.step_number += 1
+        return self.add("step", line="1", file="run-puppet.sh", step=self.step_number)
+
+    def boot(self, *, daemons=(), disabled=(), semaphore=False) -> "Story":
+        self.boot_number += 1
+        return self.add("boot", job=None, pid=None, daemons=sorted(daemons), disabled=sorted(disabled),
+                        semaphore=semaphore, removed_at_boot=0)
+
+    def write(self, path: str, *, change: str = "created", job: str | None = "mdm-script-job", **extra) -> "Story":
+        self.step()
+        return self.add("file", job=job, path=path, change=change, **extra)
+
+    def apply(self, number: int, *, clean: bool = True, overlapping: bool = False) -> "Story":
+        self.add("puppet-apply", number=number, overlapping=overlapping, argv=["puppet", "apply"], facts={},
+                 env={}, cwd="/", path="")
+        return self.add("puppet-apply-done", number=number, status=0 if clean else 6, clean=clean, tcc="ok")
+
+    def reboot(self, cause: str = "shutdown -r now") -> "Story":
+        self.add("shutdown", how="reboot", cause=cause)
+        return self
+
+    def hand_over(self) -> "Story":
+        """What a correct bootstrap leaves: a clean apply, the semaphore, worker-runner, no bootstrap."""
+        return (self.apply(1).write(SEMAPHORE).write(WORKER_RUNNER, launchd="ok", job=None)
+                .write(BOOTSTRAP_PLIST, change="removed").write(BOOTSTRAP_COPY, change="removed"))
+
+    def registered(self) -> "Story":
+        return self.write(BOOTSTRAP_COPY).write(BOOTSTRAP_PLIST, change="moved-here", launchd="ok")
+
+
+def reboots(count: int) -> Story:
+    """`count` reboots the script asked for, each followed by its boot."""
+    story = Story()
+    for _ in range(count):
+        story.reboot().boot()
+    return story
+
+
+def found(name: str, story: Story) -> list[str]:
+    return [violation.message for violation in INVARIANTS[name](story.events)]
+
+
+CASES = [
+    # converges: the end of the run is a handed-over host
+    ("converges", Story(), ["not handed over at the end: no clean puppet apply, no semaphore, no regular "
+                            "mechanism on disk"]),
+    ("converges", Story().registered().hand_over(), []),
+    ("converges", Story().registered().apply(1).write(SEMAPHORE).write(WORKER_RUNNER, launchd="ok"),
+     ["not handed over at the end: the bootstrap plist still on disk, the bootstrap script copy still on disk"]),
+    ("converges", Story().registered().apply(1, clean=False).write(SEMAPHORE).write(WORKER_RUNNER, launchd="ok")
+     .write(BOOTSTRAP_PLIST, change="removed").write(BOOTSTRAP_COPY, change="removed"),
+     ["not handed over at the end: no clean puppet apply"]),
+    # no-overlap: an apply that starts while another runs
+    ("no-overlap", Story().apply(1).apply(2), []),
+    ("no-overlap", Story().apply(1).apply(2, overlapping=True),
+     ["puppet apply 2 started while another was still running (pid 3, mdm-script-job)"]),
+    # never-stranded: a boot that ends before handover with nothing that will run the bootstrap again
+    ("never-stranded", Story().registered().reboot(), []),
+    ("never-stranded", Story().reboot(),
+     ["boot 1 ended before handover with neither the bootstrap daemon nor a regular mechanism on disk"]),
+    ("never-stranded", Story().registered().add("torn", job=None, pid=None, path=BOOTSTRAP_COPY, mode="empty",
+                                                size=0, written_at_s=0.0).reboot(),
+     ["boot 1 ended before handover with neither a bootstrap daemon that can run (its plist or script copy is "
+      "missing, torn or rejected by launchd, or its label is disabled) nor a regular mechanism on disk"]),
+    ("never-stranded", Story().registered().add("override", label=BOOTSTRAP_LABEL, disabled=True).reboot(),
+     ["boot 1 ended before handover with neither a bootstrap daemon that can run (its plist or script copy is "
+      "missing, torn or rejected by launchd, or its label is disabled) nor a regular mechanism on disk"]),
+    ("never-stranded", Story().write(WORKER_RUNNER, launchd="ok").reboot(),
+     ["boot 1 ended before handover with neither the bootstrap daemon nor worker-runner, which waits for a "
+      "semaphore that is not there on disk"]),
+    ("never-stranded", Story().write(PERIODIC, launchd="ok").reboot(), []),
+    ("never-stranded", Story().registered().hand_over().reboot(), []),
+    # semaphore-truthful: written only after a clean apply
+    ("semaphore-truthful", Story().apply(1).write(SEMAPHORE), []),
+    ("semaphore-truthful", Story().write(SEMAPHORE).apply(1),
+     ["the semaphore was written before any clean puppet apply"]),
+    ("semaphore-truthful", Story().apply(1, clean=False).write(SEMAPHORE),
+     ["the semaphore was written before any clean puppet apply"]),
+    # launchd-accepts: plists the script writes, not the world's
+    ("launchd-accepts", Story().write(PERIODIC, launchd="122: Path had bad ownership/permissions"),
+     [f"{PERIODIC} would not load: 122: Path had bad ownership/permissions"]),
+    ("launchd-accepts", Story().write(PERIODIC, launchd="122: Path had bad ownership/permissions", job=None), []),
+    # no-reboot-loop: bounded requested reboots, and every boot has a cause
+    ("no-reboot-loop", Story().reboot().boot().reboot().boot(), []),
+    ("no-reboot-loop", reboots(5), []),
+    ("no-reboot-loop", reboots(6), ["the script asked for more than 5 reboots"]),
+    ("no-reboot-loop", Story().boot(), ["boot 2 has no cause in the trace"]),
+    ("no-reboot-loop", Story().reboot("scheduled reboot").boot().reboot("macOS update to 15.4").boot(), []),
+    # single-mechanism: after the handover, the bootstrap daemon does not run again
+    ("single-mechanism", Story().registered().hand_over().reboot().boot(daemons=["org.mozilla.worker-runner.plist"],
+                                                                       semaphore=True), []),
+    ("single-mechanism", Story().registered().hand_over().reboot().boot(semaphore=True)
+     .add("job-started", job=BOOTSTRAP_LABEL, pid=None, why="boot", argv=[], user="root"),
+     ["the bootstrap daemon ran again in boot 2, after the handover in boot 1"]),
+]
+
+
+@pytest.mark.parametrize("name, story, messages", CASES,
+                         ids=[f"{name}-{index}" for index, (name, _, _) in enumerate(CASES)])
+def test_an_invariant_on_a_hand_built_trace(name, story, messages):
+    assert found(name, story) == messages
+
+
+def test_every_invariant_has_a_case_that_passes_and_one_that_fails():
+    for name in INVARIANTS:
+        outcomes = {bool(messages) for case_name, _, messages in CASES if case_name == name}
+        assert outcomes == {True, False}, name
+
+
+def test_a_violation_points_at_the_boot_and_step_that_prove_it():
+    story = Story().step().step().write(SEMAPHORE).apply(1)
+    (violation,) = INVARIANTS["semaphore-truthful"](story.events)
+    assert (violation.boot, violation.step) == (1, 3)
