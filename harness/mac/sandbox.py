@@ -59,7 +59,7 @@ MACOS_TOOLS: dict[str, tuple[str, ...]] = {
         "sftp", "shasum", "sort", "split", "ssh", "ssh-keygen", "stat", "strings", "sum", "tail",
         "tar", "tee", "time", "touch", "tput", "tr", "true", "tty", "uniq", "unzip", "uptime",
         "users", "vi", "vim", "wc", "what", "whereis", "which", "who", "xargs", "xxd", "yes",
-        "zip", "zcat", "bash", "sh", "ls", "column", "tsort", "unexpand", "lockf",
+        "zip", "zcat", "column", "tsort", "unexpand", "lockf",
     ),
     "/usr/sbin": ("chroot", "cron", "lsof", "sshd", "traceroute", "visudo"),
     "/usr/libexec": (),
@@ -158,11 +158,14 @@ def _relink(link: Path, target: str) -> None:
 
 
 def _host_tool(name: str) -> str | None:
-    """The host path (under /usr) of a tool, or None when the host lacks it."""
+    """The host path (under /usr) of a tool, or None when the host lacks it. Links are followed
+    to the program itself: a Debian host reaches `awk` or `which` through /etc/alternatives,
+    and inside the sandbox /etc is the Mac's, where that link would dangle."""
     for directory in ("bin", "sbin", "lib/git-core"):
         candidate = HOST_USR / directory / name
         if candidate.exists():
-            return str(candidate)
+            real = Path(os.path.realpath(candidate))
+            return str(real) if real.is_relative_to(HOST_USR) else str(candidate)
     return None
 
 

@@ -17,6 +17,7 @@ from ..mac.machine import Machine
 from ..mac.unflushed import TEAR_MODES
 from ..scenarios import DEFAULT_SCRIPT
 from ..world import install_fleet_world
+from .conformance import cli as conformance_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--baseline", type=Path, required=True, metavar="PATH")
     diff.add_argument("--candidate", type=Path, required=True, metavar="PATH")
     diff.add_argument("--seed", type=int, default=None)
+    conformance_cli.add_commands(commands)
     return parser
 
 
@@ -260,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        commands = {"diff": diff_command, "explore": explore_command, "run": run_command}
+        commands = {"conformance": conformance_cli.main, "diff": diff_command, "explore": explore_command,
+                    "run": run_command}
         return commands[args.command](args)
     except UsageError as error:
         print(f"macsim: {error}", file=sys.stderr)

@@ -141,10 +141,14 @@ class _Install:
             raise _Fail(EX_OSERR, f"{target}: No such file or directory")
         if "b" in self.options and target_host.exists():
             shutil.copy2(target_host, str(target_host) + self.options.get("B", ".old"))
-        # BSD install unlinks the target and creates a new file (a new inode, as on a Mac).
-        if target_host.is_file() or target_host.is_symlink():
-            target_host.unlink()
-        shutil.copyfile(source_host, target_host)
+        # BSD install reads the source through a descriptor it holds open, unlinks the target and
+        # creates a new file (a new inode, as on a Mac): so `install SRC DIR/` landing on SRC
+        # itself re-creates it with its own contents (§11.1).
+        with open(source_host, "rb") as source_file:
+            if target_host.is_file() or target_host.is_symlink():
+                target_host.unlink()
+            with open(target_host, "wb") as target_file:
+                shutil.copyfileobj(source_file, target_file)
         os.chmod(target_host, self.mode)
         if "p" in self.options:
             shutil.copystat(source_host, target_host)
