@@ -41,3 +41,15 @@ CHECKOUT = "/opt/puppet_environments/mozilla-platform-ops/ronin_puppet"
 
 #: cltbld's TCC database: it appears after that user's first autologin.
 TCC_DB = "/Users/cltbld/Library/Application Support/com.apple.TCC/TCC.db"
+
+#: What a bootstrap script can promise, each level including the ones before it. "any" is what
+#: every fleet bootstrap must do, the script from before the reboot-survivable change included
+#: (the contract of "How a Mac becomes a worker", item 3); "reboot-survivable" adds the
+#: change's own promises ("The change under test"). A scenario says which one it holds a script
+#: to (`applies_to`); a script is run for what it claims.
+CONTRACTS = ("any", "reboot-survivable")
+
+
+def binds(applies_to: str, claims: str) -> bool:
+    """True when a script that claims `claims` is held to what applies to `applies_to`."""
+    return CONTRACTS.index(applies_to) <= CONTRACTS.index(claims)

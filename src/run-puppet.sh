@@ -31,6 +31,7 @@ umask 022
 readonly SCRIPT_SOURCE="${BASH_SOURCE[0]:-}"
 readonly SETTINGS_FILE=/opt/puppet_environments/ronin_settings
 readonly STATE_LIB=/opt/puppet_environments/lib/puppet_state_functions.sh
+readonly STATE_FILE=/opt/puppet_environments/last_run_metadata.json
 readonly ROLE_FILE=/etc/puppet_role
 readonly PUPPET_BIN=/opt/puppetlabs/bin/puppet
 readonly FACTER_BIN=/opt/puppetlabs/bin/facter
@@ -470,11 +471,12 @@ build_remote_apply() {
 
 # Clean means a detailed exit code of 0 or 2 and no output line starting with "Error:".
 apply_once() {
-    local status
+    local status started
     if [ -n "$RUN_LOG" ]; then rm -f "$RUN_LOG"; fi
     RUN_LOG=$(mktemp /tmp/run-puppet.log.XXXXXX) || return 1
     COMMIT=$(in_checkout git rev-parse HEAD 2>/dev/null) || COMMIT=unknown
     log "applying role $ROLE at $COMMIT (attempt $1); puppet output in $RUN_LOG"
+    started=$(date +%s)
     set +e
     if [ -z "${SSH_CONNECTION:-}" ] && local_ssh_ready; then
         log "applying through ssh root@localhost, for a user-session TCC context"
@@ -487,7 +489,7 @@ apply_once() {
     status=${PIPESTATUS[0]}
     set -e
     if [ "$LOG_IS_STDOUT" -eq 0 ]; then cat "$RUN_LOG" >>"$LOG_FILE" 2>/dev/null || true; fi
-    write_run_metadata "$status"
+    write_run_metadata "$status" "$(($(date +%s) - started))"
     if [ "$status" -eq 255 ] && [ "$LOCAL_SSH_OK" -eq 1 ]; then
         LOCAL_SSH_OK=0
         log "ssh root@localhost failed (exit 255): the apply did not run"
@@ -503,12 +505,15 @@ apply_once() {
 }
 
 # Sourced in a subshell, so the library cannot change this script's options or state.
+# The fleet's hook: write_puppet_state WORKING_DIR ROLE EXIT_CODE DURATION_S OVERRIDE_PATH
+# VAULT_PATH STATE_FILE. $1: puppet's exit code; $2: the apply's duration in seconds.
 write_run_metadata() {
     if [ ! -f "$STATE_LIB" ]; then return 0; fi
     # shellcheck source=/dev/null
     if (set +eu && . "$STATE_LIB" && declare -F write_puppet_state >/dev/null \
-        && write_puppet_state "$1") >>"$LOG_FILE" 2>&1; then
-        log "wrote run metadata (puppet exit $1)"
+        && write_puppet_state "$CHECKOUT" "$ROLE" "$1" "$2" "$SETTINGS_FILE" "$VAULT_SOURCE" "$STATE_FILE") \
+        >>"$LOG_FILE" 2>&1; then
+        log "wrote run metadata (puppet exit $1, $2 s)"
     else
         log "WARNING: no run metadata: $STATE_LIB failed or lacks write_puppet_state"
     fi

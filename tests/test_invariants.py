@@ -65,7 +65,8 @@ def test_worker_runner_without_its_semaphore_does_not_count_as_something_that_ru
         machine.disk.add_file(PLIST, DAEMON)
     mac.run(prepare=prepare)
     (violation,) = [v for v in check(mac.result.trace.events) if v.invariant == "never-stranded"]
-    assert "worker-runner, which waits for a semaphore that is not there" in violation.message
+    assert ("org.mozilla.worker-runner.plist is on disk but waits for the semaphore /var/tmp/semaphore/run-buildbot, "
+            "which is not there") in violation.message
 
 
 def test_two_puppet_applies_at_once_are_an_overlap(mac):

@@ -12,6 +12,7 @@ from harness.scenarios.invariants import INVARIANTS
 from harness.trace import Event
 
 WORKER_RUNNER = "/Library/LaunchDaemons/org.mozilla.worker-runner.plist"
+STRANDED = "boot 1 ended before handover with nothing on disk that will run the bootstrap again: "
 PERIODIC = "/Library/LaunchDaemons/com.mozilla.periodic.plist"
 
 
@@ -19,11 +20,11 @@ class Story:
     """A trace written by hand, event by event, in the shape the Mac records."""
 
     def __init__(self, *, daemons: tuple[str, ...] = (), disabled: tuple[str, ...] = (),
-                 semaphore: bool = False) -> None:
+                 semaphore: bool = False, copy: bool = False) -> None:
         self.events: list[Event] = []
         self.boot_number = 0
         self.step_number = 0
-        self.boot(daemons=daemons, disabled=disabled, semaphore=semaphore)
+        self.boot(daemons=daemons, disabled=disabled, semaphore=semaphore, copy=copy)
         self.add("process-start", job="mdm-script-job", pid=3, argv=["/bin/bash", "run-puppet.sh"], user="root")
 
     def add(self, kind: str, *, job: str | None = "mdm-script-job", pid: int | None = 3, **data) -> "Story":
@@ -34,10 +35,10 @@ class Story:
         self.step_number += 1
         return self.add("step", line="1", file="run-puppet.sh", step=self.step_number)
 
-    def boot(self, *, daemons=(), disabled=(), semaphore=False) -> "Story":
+    def boot(self, *, daemons=(), disabled=(), semaphore=False, copy=False) -> "Story":
         self.boot_number += 1
         return self.add("boot", job=None, pid=None, daemons=sorted(daemons), disabled=sorted(disabled),
-                        semaphore=semaphore, removed_at_boot=0)
+                        semaphore=semaphore, bootstrap_copy=copy, removed_at_boot=0)
 
     def write(self, path: str, *, change: str = "created", job: str | None = "mdm-script-job", **extra) -> "Story":
         self.step()
@@ -87,22 +88,40 @@ CASES = [
     ("no-overlap", Story().apply(1).apply(2), []),
     ("no-overlap", Story().apply(1).apply(2, overlapping=True),
      ["puppet apply 2 started while another was still running (pid 3, mdm-script-job)"]),
-    # never-stranded: a boot that ends before handover with nothing that will run the bootstrap again
+    # never-stranded: a boot that ends before handover with nothing that will run the bootstrap
+    # again, and the message names what is on disk and why it will not run
     ("never-stranded", Story().registered().reboot(), []),
     ("never-stranded", Story().reboot(),
-     ["boot 1 ended before handover with neither the bootstrap daemon nor a regular mechanism on disk"]),
+     [STRANDED + "neither the bootstrap's plist nor its script copy is on disk; no regular mechanism is on disk"]),
     ("never-stranded", Story().registered().add("torn", job=None, pid=None, path=BOOTSTRAP_COPY, mode="empty",
                                                 size=0, written_at_s=0.0).reboot(),
-     ["boot 1 ended before handover with neither a bootstrap daemon that can run (its plist or script copy is "
-      "missing, torn or rejected by launchd, or its label is disabled) nor a regular mechanism on disk"]),
+     [STRANDED + f"the bootstrap's script copy {BOOTSTRAP_COPY} is on disk but the power cut tore it (it came "
+                 "back empty); no regular mechanism is on disk"]),
     ("never-stranded", Story().registered().add("override", label=BOOTSTRAP_LABEL, disabled=True).reboot(),
-     ["boot 1 ended before handover with neither a bootstrap daemon that can run (its plist or script copy is "
-      "missing, torn or rejected by launchd, or its label is disabled) nor a regular mechanism on disk"]),
+     [STRANDED + f"the bootstrap's plist is on disk but its label {BOOTSTRAP_LABEL} is disabled in launchd's "
+                 "override database; no regular mechanism is on disk"]),
+    ("never-stranded", Story().write(BOOTSTRAP_COPY).write(BOOTSTRAP_PLIST, launchd="109: Invalid property list")
+     .reboot(),
+     [STRANDED + "the bootstrap's plist is on disk but launchd rejects it (109: Invalid property list); no "
+                 "regular mechanism is on disk"]),
+    ("never-stranded", Story().write(BOOTSTRAP_PLIST, launchd="ok").reboot(),
+     [STRANDED + f"the bootstrap's plist is on disk but its script copy {BOOTSTRAP_COPY} is missing; no regular "
+                 "mechanism is on disk"]),
     ("never-stranded", Story().write(WORKER_RUNNER, launchd="ok").reboot(),
-     ["boot 1 ended before handover with neither the bootstrap daemon nor worker-runner, which waits for a "
-      "semaphore that is not there on disk"]),
+     [STRANDED + "neither the bootstrap's plist nor its script copy is on disk; org.mozilla.worker-runner.plist "
+                 "is on disk but waits for the semaphore /var/tmp/semaphore/run-buildbot, which is not there"]),
     ("never-stranded", Story().write(PERIODIC, launchd="ok").reboot(), []),
     ("never-stranded", Story().registered().hand_over().reboot(), []),
+    # A plist written in place, then given its owner and mode, is still there (not removed).
+    ("never-stranded", Story().write(BOOTSTRAP_COPY).write(BOOTSTRAP_PLIST, launchd="ok")
+     .write(BOOTSTRAP_PLIST, change="attributes", launchd="ok").reboot(), []),
+    # ... and a chmod that makes it group-writable breaks it.
+    ("never-stranded", Story().registered().write(BOOTSTRAP_PLIST, change="attributes",
+                                                  launchd="122: Path had bad ownership/permissions").reboot(),
+     [STRANDED + "the bootstrap's plist is on disk but launchd rejects it (122: Path had bad "
+                 "ownership/permissions); no regular mechanism is on disk"]),
+    # The script copy on disk before the first boot (a host started as the daemon) counts.
+    ("never-stranded", Story(daemons=("com.mozilla.ronin-puppet-bootstrap.plist",), copy=True).reboot(), []),
     # semaphore-truthful: written only after a clean apply
     ("semaphore-truthful", Story().apply(1).write(SEMAPHORE), []),
     ("semaphore-truthful", Story().write(SEMAPHORE).apply(1),

@@ -43,7 +43,7 @@ def test_a_broken_script_fails_the_item_with_the_broken_expectation_and_a_replay
     result = pytest_run(tmp_path, "scenarios", "--macsim-script", str(tmp_path / "broken.sh"))
     assert result.returncode == 1
     assert "bootstrap-daemon-never-installed: its plist was written in boot 1" in result.stdout
-    assert f"replay: macsim run --script {tmp_path / 'broken.sh'} --seed 0" in result.stdout
+    assert f"replay: macsim run --script {tmp_path / 'broken.sh'} --claims reboot-survivable --seed 0" in result.stdout
 
 
 def test_a_bad_scenario_file_fails_as_its_own_item_with_the_loaders_message(tmp_path):

@@ -75,7 +75,12 @@ def test_the_command_writes_json_and_junit_and_exits_1_when_a_scenario_fails(tmp
     assert (only["name"], only["verdict"], only["boots"]) == ("no-role", "fail", 1)
     assert only["violations"][0]["invariant"] == "expect"
     assert Path(only["trace"]).exists()
-    assert '<failure message="bootstrap-daemon-never-installed' in (tmp_path / "r.xml").read_text()
+    # The first thing that went wrong heads the report: the plist written on a host without a role.
+    cause = only["first_cause"]
+    assert (cause["kind"], cause["boot"], cause["job"], cause["line"]) == ("expectation", 1, "mdm-script-job",
+                                                                          "careless.sh:2")
+    assert cause["text"] == "bootstrap-daemon-never-installed: its plist was written in boot 1"
+    assert f'<failure message="boot 1, 0 s, mdm-script-job, careless.sh:' in (tmp_path / "r.xml").read_text()
 
 
 def test_a_bad_scenario_file_is_one_error_with_exit_code_2(tmp_path):

@@ -137,15 +137,15 @@ class Machine:
         self.boots.reported[name] = mac_path
 
     def start_script(self, script: bytes, *, name: str = "script.sh", args: tuple[str, ...] = (),
-                     at_s: float = 0.0, session: str = "mdm-script-job") -> None:
+                     at_s: float = 0.0, session: str = "mdm-script-job", env: dict[str, str] | None = None) -> None:
         """Starts `script` once as root in the first boot, `at_s` simulated seconds in, in a
-        session of its own (`start_session`)."""
+        session of its own (`start_session`), with `env` added to the session's environment."""
         def at_boot() -> None:
             if self.boot_count != 1:
                 return
 
             def start() -> None:
-                self.start_session(script, name=name, args=args, session=session)
+                self.start_session(script, name=name, args=args, session=session, env=env)
             if at_s <= self.clock.now_s:
                 start()
             else:
@@ -153,9 +153,9 @@ class Machine:
         self.at_boot(at_boot)
 
     def start_session(self, script: bytes, *, name: str = "script.sh", args: tuple[str, ...] = (),
-                      session: str = "mdm-script-job") -> None:
+                      session: str = "mdm-script-job", env: dict[str, str] | None = None) -> None:
         """Starts `script` now, as root, in a new session called `session` (sessions.py)."""
-        start_session(self, script, name=name, args=args, session=session)
+        start_session(self, script, name=name, args=args, session=session, env=env or {})
 
     def accepts_logins(self) -> bool:
         """True while an operator can log in: the Mac is up in macOS, not going down, and not

@@ -20,13 +20,16 @@ SSH_ENVIRONMENT = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "SHELL": "/bin/zsh",
                    "SSH_CONNECTION": "10.49.56.10 52144 10.49.40.21 22"}
 
 
-def start_session(mac: Kernel, script: bytes, *, name: str, args: tuple[str, ...], session: str) -> None:
-    """Starts `script` now, as root, in a new session called `session`."""
+def start_session(mac: Kernel, script: bytes, *, name: str, args: tuple[str, ...], session: str,
+                  env: dict[str, str]) -> None:
+    """Starts `script` now, as root, in a new session called `session`, with `env` added to the
+    session's own environment."""
     token = f"{mac.random(session).randrange(16**8):08x}"
     if session.endswith("-session"):
-        folder, env = f"/private/tmp/bolt-{token}", dict(SSH_ENVIRONMENT)
+        folder, environment = f"/private/tmp/bolt-{token}", dict(SSH_ENVIRONMENT)
     else:
-        folder, env = f"/private/tmp/com.apple.mdmclient.script.{token}", dict(MDM_ENVIRONMENT)
+        folder, environment = f"/private/tmp/com.apple.mdmclient.script.{token}", dict(MDM_ENVIRONMENT)
+    environment.update(env)
     path = f"{folder}/{name}"
     mac.disk.add_file(path, script, mode=0o755)
 
@@ -36,5 +39,5 @@ def start_session(mac: Kernel, script: bytes, *, name: str, args: tuple[str, ...
     # mdmclient keeps a script-job's output for the MDM console; here it lands beside the
     # machine, outside the Mac's disk, where the timeline can show it.
     output = f"{INSIDE}/run/{session}.out"
-    mac.spawn(["/bin/bash", path, *args], env, label=None, session=session,
+    mac.spawn(["/bin/bash", path, *args], environment, label=None, session=session,
               stdout=output, stderr=output, on_exit=cleanup)

@@ -79,7 +79,7 @@ def _start(stage: Stage, scenario: Scenario) -> None:
     start, machine = scenario.start, stage.machine
     if start.how in SESSIONS:
         machine.start_script(stage.script, name=stage.script_name, args=start.args, at_s=start.at_s,
-                             session=SESSIONS[start.how])
+                             session=SESSIONS[start.how], env=dict(start.env))
     elif start.how is StartHow.DAEMON:
         # As the reboot-survivable change leaves a host: its copy and its plist, loaded at boot.
         machine.disk.add_file(fleet.BOOTSTRAP_COPY, stage.script, mode=0o755)

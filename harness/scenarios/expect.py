@@ -5,6 +5,7 @@ found. Facts about the trace are checked by the function registered for their ki
 """
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from .. import fleet
@@ -12,7 +13,7 @@ from ..mac.machine import Machine, RunResult
 from ..trace import Event
 from ..world.github import GitHub
 from .build import SESSIONS, Stage
-from .invariants import PRESENT, Violation
+from .invariants import PRESENT, Violation, step_of
 from .schema import ExpectFile, Fact, FactKind, Scenario
 
 
@@ -37,9 +38,13 @@ def check_expectations(scenario: Scenario, stage: Stage, result: RunResult) -> l
                                              f"in launchd at the end, it was {'' if loaded else 'not '}loaded",
                                    last_boot))
     for fact in expect.facts:
-        message = FACTS[fact.kind](fact, events, Judged(machine, stage.github))
-        if message:
-            found.append(Violation("expect", f"{fact.kind.value}: {message}", last_boot))
+        finding = FACTS[fact.kind](fact, events, Judged(machine, stage.github))
+        if isinstance(finding, tuple):  # what went wrong, and the event that shows it
+            message, evidence = finding
+            found.append(Violation("expect", f"{fact.kind.value}: {message}", evidence.boot,
+                                   step_of(events, evidence.seq), evidence.seq))
+        elif finding:
+            found.append(Violation("expect", f"{fact.kind.value}: {finding}", last_boot))
     return found
 
 
@@ -64,7 +69,37 @@ def _check_file(machine: Machine, want: ExpectFile, boot: int) -> list[Violation
         problems.append(f"owner: expected {want.owner}, found {owner}")
     if want.group is not None and group != want.group:
         problems.append(f"group: expected {want.group}, found {group}")
+    if want.writable_by is not None:
+        refused = _cannot_create_and_remove(machine, want.path, want.writable_by)
+        if refused:
+            problems.append(f"expected {want.writable_by} to create and remove files in it, but {refused}")
     return [Violation("expect", f"{want.path}: {p}", boot) for p in problems]
+
+
+def _cannot_create_and_remove(machine: Machine, path: str, user: str) -> str | None:
+    """Why `user` cannot create entries in the directory `path` and remove each entry now in it
+    (BSD rules: write and search permission on the directory for the user's owner, group or
+    other class; with the sticky bit, only entries the user owns, or all in a directory it
+    owns), or None when it can."""
+    disk = machine.disk
+    host = disk.host_path(path)
+    if not host.is_dir():
+        return "it is not a directory"
+    account = disk.accounts.account(user)
+    owner, group = disk.ownership.owner(path)
+    groups = {g.name for g in disk.accounts.groups() if g.gid == account.gid or user in g.members}
+    mode = host.stat().st_mode
+    shift = 6 if owner == user else 3 if group in groups else 0
+    if user != "root" and (mode >> shift) & 0o3 != 0o3:
+        who = "its owner" if shift == 6 else f"its group {group}" if shift == 3 else "others"
+        return f"it is {owner}:{group} {mode & 0o7777:04o}, which gives {who} no write and search permission"
+    if mode & 0o1000 and user not in ("root", owner):
+        foreign = sorted(name for name in os.listdir(host)
+                         if disk.ownership.owner(f"{path.rstrip('/')}/{name}", follow_last=False)[0] != user)
+        if foreign:
+            return (f"it is sticky ({mode & 0o7777:04o}) and {user} does not own {', '.join(foreign)}, "
+                    "so it cannot remove them")
+    return None
 
 
 # -- facts about the trace ----------------------------------------------------------------------
@@ -76,7 +111,9 @@ class Judged:
         self.machine, self.github = machine, github
 
 
-FactCheck = Callable[[Fact, list[Event], Judged], str | None]
+#: A fact's check: None when it holds, else what is wrong, with the event that shows it when
+#: one does (a fact about something missing has none).
+FactCheck = Callable[[Fact, list[Event], Judged], "str | tuple[str, Event] | None"]
 FACTS: dict[FactKind, FactCheck] = {}
 
 
@@ -120,7 +157,7 @@ def _bootstrap_installed(fact: Fact, events: list[Event], _: Judged) -> str | No
 @_fact(FactKind.BOOTSTRAP_DAEMON_NEVER_INSTALLED)
 def _bootstrap_never_installed(fact: Fact, events: list[Event], _: Judged) -> str | None:
     hits = _file_events(events, fleet.BOOTSTRAP_PLIST, PRESENT)
-    return f"its plist was written in boot {hits[0].boot}" if hits else None
+    return (f"its plist was written in boot {hits[0].boot}", hits[0]) if hits else None
 
 
 @_fact(FactKind.BOOTSTRAP_DAEMON_REMOVED)
@@ -144,13 +181,14 @@ def _puppet_applied(fact: Fact, events: list[Event], _: Judged) -> str | None:
 @_fact(FactKind.PUPPET_FACT)
 def _puppet_environment(fact: Fact, events: list[Event], _: Judged) -> str | None:
     key = fact.name if fact.kind is FactKind.PUPPET_ENV else f"FACTER_{fact.name}"
-    applies = [e for e in events if e.kind == "puppet-apply"]
+    applies = [e for e in events if e.kind == "puppet-apply" and fact.apply in (None, e.data["number"])]
     if not applies:
-        return "puppet never applied"
+        return "puppet never applied" if fact.apply is None else f"puppet did not apply {fact.apply} times"
     wrong = [e for e in applies if e.data["env"].get(key) != fact.value]
     if wrong:
         seen = wrong[0].data["env"].get(key)
-        return f"apply {wrong[0].data['number']} (boot {wrong[0].boot}) had {key}={seen!r}, expected {fact.value!r}"
+        return (f"apply {wrong[0].data['number']} (boot {wrong[0].boot}) had {key}={seen!r}, expected "
+                f"{fact.value!r}", wrong[0])
     return None
 
 
@@ -163,7 +201,7 @@ def _semaphore_written(fact: Fact, events: list[Event], _: Judged) -> str | None
 @_fact(FactKind.SEMAPHORE_NEVER_WRITTEN)
 def _semaphore_never_written(fact: Fact, events: list[Event], _: Judged) -> str | None:
     hits = _file_events(events, fleet.SEMAPHORE, PRESENT)
-    return f"it was written in boot {hits[0].boot}" if hits else None
+    return (f"it was written in boot {hits[0].boot}", hits[0]) if hits else None
 
 
 @_fact(FactKind.REBOOTED)
@@ -179,15 +217,35 @@ def _script_exited(fact: Fact, events: list[Event], _: Judged) -> str | None:
     if not exits:
         return "the script never exited (it was killed by a reboot or is still running)"
     status = exits[-1].data.get("status")
-    return None if status == fact.status else f"expected status {fact.status}, got {status or exits[-1].data}"
+    how = f"status {status}" if status is not None else f"signal {exits[-1].data.get('signal')}"
+    if fact.success is not None:
+        if (status == 0) == fact.success:
+            return None
+        return f"expected {'success (status 0)' if fact.success else 'a failure (a non-zero status)'}, got {how}"
+    return None if status == fact.status else f"expected status {fact.status}, got {how}"
 
 
 @_fact(FactKind.MAIL_SENT)
-def _mail_sent(fact: Fact, events: list[Event], _: Judged) -> str | None:
-    mails = [e for e in _in_boot([e for e in events if e.kind == "mail"], fact)
-             if fact.contains is None or fact.contains in e.data["subject"] or fact.contains in e.data["body"]]
-    with_text = f" with {fact.contains!r} in the subject or body" if fact.contains is not None else ""
-    return _count(fact, len(mails), f"mails{with_text}{_where(fact)}")
+def _mail_sent(fact: Fact, events: list[Event], judged: Judged) -> str | None:
+    hostname = judged.machine.config.hostname
+    names = (hostname.lower(), hostname.split(".")[0].lower())
+
+    def wanted(mail: Event) -> bool:
+        text = mail.data["subject"] + "\n" + mail.data["body"]
+        return ((fact.contains is None or fact.contains in text)
+                and (fact.to is None or fact.to in mail.data["recipients"])
+                and (not fact.mentions_host or any(name in text.lower() for name in names)))
+    mails = [e for e in _in_boot([e for e in events if e.kind == "mail"], fact) if wanted(e)]
+    which = [f"to {fact.to}" if fact.to else "", f"naming the host ({names[1]})" if fact.mentions_host else "",
+             f"with {fact.contains!r} in the subject or body" if fact.contains is not None else ""]
+    return _count(fact, len(mails), " ".join(["mails", *filter(None, which)]) + _where(fact))
+
+
+@_fact(FactKind.FILE_WRITTEN)
+def _file_written(fact: Fact, events: list[Event], judged: Judged) -> str | None:
+    path = judged.machine.disk.resolve(fact.path)
+    hits = _in_boot(_file_events(events, path, PRESENT), fact)
+    return None if hits else f"{fact.path} was not written{_where(fact)}"
 
 
 @_fact(FactKind.CHECKOUT_CURRENT)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ..fleet import (BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST_NAME, LABELS, REGULAR_PLISTS, SEMAPHORE,
-                     WORKER_RUNNER_PLIST)
+from ..fleet import (BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST_NAME, CONTRACTS, LABELS, REGULAR_PLISTS,
+                     SEMAPHORE, WORKER_RUNNER_PLIST, binds)
 from ..trace import Event
 
 #: More reboots than this, asked for by the script itself, is a loop (the TCC bound is 3).
@@ -21,16 +21,18 @@ PRESENT = ("created", "moved-here", "renamed", "written")
 
 @dataclass(frozen=True)
 class Violation:
-    invariant: str
+    invariant: str  # an invariant's id, or "expect" for a scenario's own expectation
     message: str
     boot: int | None = None
     step: int | None = None
+    seq: int | None = None  # the trace event that shows it, when there is one
 
     def to_json(self) -> dict:
-        return {"invariant": self.invariant, "message": self.message, "boot": self.boot, "step": self.step}
+        return {"invariant": self.invariant, "message": self.message, "boot": self.boot, "step": self.step,
+                "seq": self.seq}
 
 
-def _step_of(events: list[Event], index: int) -> int | None:
+def step_of(events: list[Event], index: int) -> int | None:
     """The number of the last step at or before events[index]."""
     for event in reversed(events[:index + 1]):
         if "step" in event.data and event.kind in ("step", "call"):
@@ -39,49 +41,64 @@ def _step_of(events: list[Event], index: int) -> int | None:
 
 
 def _violation(name: str, message: str, events: list[Event], index: int) -> Violation:
-    return Violation(name, message, events[index].boot, _step_of(events, index))
+    return Violation(name, message, events[index].boot, step_of(events, index), events[index].seq)
 
 
 class DiskView:
-    """The presence of the files the invariants care about, replayed from the trace; and which
-    of them are broken (a plist launchd rejects, a file a power cut tore)."""
+    """The files the invariants care about, replayed from the trace: which are on disk, and why
+    one on disk would still not run (a plist launchd rejects, a file a power cut tore, a label
+    disabled in launchd's override database)."""
 
     def __init__(self) -> None:
         self.daemons: set[str] = set()
         self.semaphore = False
         self.copy = False
-        self.broken: set[str] = set()  # daemon plist names, or BOOTSTRAP_COPY
+        self.broken: dict[str, str] = {}  # daemon plist name, or BOOTSTRAP_COPY -> why it cannot run
         self.disabled: set[str] = set()  # labels launchd will not start (the override database)
 
     def apply(self, event: Event) -> None:
         if event.kind == "boot":
             self.daemons = set(event.data.get("daemons", ()))
             self.semaphore = event.data.get("semaphore", False)
+            self.copy = event.data.get("bootstrap_copy", self.copy)
             self.disabled = set(event.data.get("disabled", ()))
             return
         if event.kind == "override":
             (self.disabled.add if event.data["disabled"] else self.disabled.discard)(event.data["label"])
             return
         if event.kind == "torn":
-            self.broken.add(_daemon_name(event.data["path"]) or event.data["path"])
+            name = _daemon_name(event.data["path"]) or event.data["path"]
+            self.broken[name] = f"the power cut tore it (it came back {event.data['mode']})"
             return
         if event.kind != "file":
             return
-        path, present = event.data["path"], event.data["change"] in PRESENT
-        source = event.data.get("from")
-        for name, here in ((source, False), (path, present)):
+        change, path, source = event.data["change"], event.data["path"], event.data.get("from")
+        if change == "attributes":  # chmod, chown: still there, perhaps no longer acceptable
+            self._judge(path, event)
+            return
+        for name, here in ((source, False), (path, change in PRESENT)):
             if not name:
                 continue
+            self.broken.pop(_daemon_name(name) or name, None)
             daemon = _daemon_name(name)
-            self.broken.discard(daemon or name)
             if daemon is not None:
                 (self.daemons.add if here else self.daemons.discard)(daemon)
-                if here and event.data.get("launchd", "ok") != "ok":
-                    self.broken.add(daemon)
+                if here:
+                    self._judge(name, event)
             elif name == SEMAPHORE:
                 self.semaphore = here
             elif name == BOOTSTRAP_COPY:
                 self.copy = here
+
+    def _judge(self, path: str, event: Event) -> None:
+        daemon = _daemon_name(path)
+        if daemon is None:
+            return
+        verdict = event.data.get("launchd", "ok")
+        if verdict == "ok":
+            self.broken.pop(daemon, None)
+        else:
+            self.broken[daemon] = f"launchd rejects it ({verdict})"
 
     @property
     def bootstrap_registered(self) -> bool:
@@ -96,20 +113,59 @@ class DiskView:
     def regular_mechanism(self) -> bool:
         return any(self._usable(name) for name in REGULAR_PLISTS)
 
+    def _starts_by_itself(self, name: str) -> bool:
+        """worker-runner is KeepAlive on the semaphore's path, RunAtLoad false: it runs
+        run-puppet.sh only once the semaphore exists."""
+        return name != WORKER_RUNNER_PLIST or self.semaphore
+
     @property
     def something_will_run_it(self) -> bool:
         """A mechanism on disk that will run run-puppet.sh at a later boot: the bootstrap, or a
-        regular one that starts by itself (worker-runner only once the semaphore exists: it is
-        KeepAlive on that path, RunAtLoad false)."""
-        starts = [name for name in REGULAR_PLISTS if name != WORKER_RUNNER_PLIST or self.semaphore]
-        return self.bootstrap_runnable or any(self._usable(name) for name in starts)
+        regular one that starts by itself."""
+        return self.bootstrap_runnable or any(self._usable(name) and self._starts_by_itself(name)
+                                              for name in REGULAR_PLISTS)
 
     def _usable(self, name: str) -> bool:
         return name in self.daemons and name not in self.broken and LABELS[name] not in self.disabled
 
+    def _why_not(self, name: str) -> str:
+        """Why a plist on disk will not run (it is there: the caller checked)."""
+        if name in self.broken:
+            return self.broken[name]
+        return f"its label {LABELS[name]} is disabled in launchd's override database"
+
+    def why_nothing_runs_it(self) -> str:
+        """What is on disk of each mechanism, and why none of it will run run-puppet.sh again."""
+        if not self.bootstrap_registered:
+            bootstrap = (f"the bootstrap's plist is missing (its script copy {BOOTSTRAP_COPY} is there)"
+                         if self.copy else "neither the bootstrap's plist nor its script copy is on disk")
+        elif not self._usable(BOOTSTRAP_PLIST_NAME):
+            bootstrap = f"the bootstrap's plist is on disk but {self._why_not(BOOTSTRAP_PLIST_NAME)}"
+        elif not self.copy:
+            bootstrap = f"the bootstrap's plist is on disk but its script copy {BOOTSTRAP_COPY} is missing"
+        else:
+            bootstrap = f"the bootstrap's script copy {BOOTSTRAP_COPY} is on disk but {self.broken[BOOTSTRAP_COPY]}"
+        regular = []
+        for name in REGULAR_PLISTS:
+            if name not in self.daemons:
+                continue
+            if not self._usable(name):
+                regular.append(f"{name} is on disk but {self._why_not(name)}")
+            else:
+                regular.append(f"{name} is on disk but waits for the semaphore {shown(SEMAPHORE)}, which is not there")
+        return "; ".join([bootstrap, *(regular or ["no regular mechanism is on disk"])])
+
     @property
     def handed_over(self) -> bool:
         return self.semaphore and self.regular_mechanism and not self.bootstrap_registered
+
+
+def shown(path: str) -> str:
+    """A canonical path as a macOS user writes it: /private/var/tmp/x is /var/tmp/x."""
+    for alias in ("/var/", "/etc/", "/tmp/"):
+        if path.startswith("/private" + alias):
+            return path[len("/private"):]
+    return path
 
 
 def _daemon_name(path: str) -> str | None:
@@ -144,23 +200,24 @@ def no_overlap(events: list[Event]) -> Iterable[Violation]:
 
 
 def never_stranded(events: list[Event]) -> Iterable[Violation]:
-    """Before handover, no boot ends with nothing on disk that will run the bootstrap again."""
+    """Before handover, no boot ends with nothing on disk that will run the bootstrap again.
+
+    Judged as the next boot begins (what a power cut tore is known by then, and the boot event
+    lists what is on disk), or at the end of the run."""
     view = DiskView()
     started = False
     for index, event in enumerate(events):
+        next_boot = event.kind == "boot" and started
         view.apply(event)
-        started = started or event.kind == "process-start"
-        ends_boot = event.kind in ("shutdown", "power-loss") or index == len(events) - 1
-        if started and ends_boot and not view.handed_over:
-            if not view.something_will_run_it:
-                what = ("a bootstrap daemon that can run (its plist or script copy is missing, torn or "
-                        "rejected by launchd, or its label is disabled)" if view.bootstrap_registered
-                        else "the bootstrap daemon")
-                regular = ("worker-runner, which waits for a semaphore that is not there"
-                           if view.regular_mechanism else "a regular mechanism")
-                yield _violation("never-stranded", f"boot {event.boot} ended before handover with neither "
-                                                   f"{what} nor {regular} on disk", events, index)
+        if next_boot or index == len(events) - 1:
+            if started and not view.handed_over and not view.something_will_run_it:
+                ended = event.boot - 1 if next_boot else event.boot
+                yield _violation("never-stranded", f"boot {ended} ended before handover with nothing on disk "
+                                                   f"that will run the bootstrap again: "
+                                                   f"{view.why_nothing_runs_it()}", events,
+                                 index - 1 if next_boot else index)
                 return
+        started = started or event.kind == "process-start"
 
 
 def semaphore_truthful(events: list[Event]) -> Iterable[Violation]:
@@ -221,9 +278,17 @@ INVARIANTS: dict[str, Callable[[list[Event]], Iterable[Violation]]] = {
     "semaphore-truthful": semaphore_truthful, "launchd-accepts": launchd_accepts,
     "no-reboot-loop": no_reboot_loop, "single-mechanism": single_mechanism,
 }
+#: The contract each invariant belongs to (fleet.CONTRACTS): a script is held to those it claims.
+#: Handing over, never being stranded and one mechanism after handover are the reboot-survivable
+#: change's promises; the rest every fleet bootstrap must keep.
+CONTRACT = {"converges": "reboot-survivable", "no-overlap": "any", "never-stranded": "reboot-survivable",
+            "semaphore-truthful": "any", "launchd-accepts": "any", "no-reboot-loop": "any",
+            "single-mechanism": "reboot-survivable"}
 
 
-def check(events: list[Event], *, off: Iterable[str] = ()) -> list[Violation]:
-    """Every violation of every invariant that is not switched off, in invariant order."""
+def check(events: list[Event], *, off: Iterable[str] = (), claims: str = CONTRACTS[-1]) -> list[Violation]:
+    """Every violation of every invariant that binds a script claiming `claims` and is not
+    switched off, in invariant order."""
     skipped = set(off)
-    return [v for name, invariant in INVARIANTS.items() if name not in skipped for v in invariant(events)]
+    return [v for name, invariant in INVARIANTS.items()
+            if name not in skipped and binds(CONTRACT[name], claims) for v in invariant(events)]

@@ -29,7 +29,7 @@ def expect(ctx: Context, table: Table, start: Start) -> Expect:
 def expect_file(ctx: Context, table: Table) -> ExpectFile:
     path = table.get("path", checks.mac_path())
     present = table.get("present", checks.boolean(), True)
-    details = [key for key in ("content", "contains", "mode", "owner", "group") if table.has(key)]
+    details = [key for key in ("content", "contains", "mode", "owner", "group", "writable_by") if table.has(key)]
     if not present and details:
         raise table.fail(details[0], f"no {details[0]} for a file expected absent (present = false)",
                          checks.describe(table.data[details[0]]), f"remove {details[0]} or set present = true")
@@ -37,7 +37,8 @@ def expect_file(ctx: Context, table: Table) -> ExpectFile:
     return ExpectFile(path, present, table.get("content", text, None), table.get("contains", text, None),
                       table.get("mode", checks.mode(), None),
                       table.get("owner", ctx.name_check(ctx.users, "user"), None),
-                      table.get("group", ctx.name_check(ctx.groups, "group"), None))
+                      table.get("group", ctx.name_check(ctx.groups, "group"), None),
+                      table.get("writable_by", ctx.name_check(ctx.users, "user"), None))
 
 
 def fact(ctx: Context, table: Table, start: Start) -> Fact:
@@ -48,6 +49,10 @@ def fact(ctx: Context, table: Table, start: Start) -> Fact:
                          '"ssh")', f'"script-exited" with start.how = "{start.how.value}"',
                          "remove this fact or change [start]")
     needed = _FACT_REQUIRED.get(kind, ())
+    if kind is FactKind.SCRIPT_EXITED and table.has("status") == table.has("success"):
+        raise table.fail("status", "either status (an exact exit status) or success (zero or non-zero)",
+                         "both" if table.has("status") else "neither",
+                         "write status = 0 for an exact status, or success = false for any failure")
 
     def param(key: str, check: checks.Check) -> Any:
         return table.get(key, check, _REQUIRED if key in needed else None)
@@ -57,6 +62,11 @@ def fact(ctx: Context, table: Table, start: Start) -> Fact:
                 name=param("name", checks.text("a name", '"FACTER_PUPPETIZING"', r"[A-Za-z_][A-Za-z0-9_]*")),
                 value=param("value", checks.text("a string", '"true"', empty=True)),
                 contains=param("contains", checks.text("a non-empty one-line string", '"TCC database missing"')),
+                to=param("to", checks.text("an e-mail address", '"relops@example.com"', r"[^@\s]+@[^@\s]+")),
+                mentions_host=param("mentions_host", checks.boolean()),
+                success=param("success", checks.boolean("false")),
+                path=param("path", checks.mac_path(example='"/var/log/ronin-puppet-bootstrap.log"')),
+                apply=param("apply", checks.integer(1, None, "1")),
                 branch=param("branch", checks.text("a git branch name", '"production"',
                                              r"[A-Za-z0-9._][A-Za-z0-9._/-]*")))
 

@@ -122,14 +122,34 @@ def content_file(ctx: Context, table: Table) -> bytes:
 
 def start(ctx: Context, table: Table) -> Start:
     how = table.get("how", checks.choice(StartHow, '"mdm-script-job"'), StartHow.MDM_SCRIPT_JOB)
-    for key in ("at_s", "args"):
+    for key in ("at_s", "args", "env"):
         if how in (StartHow.DAEMON, StartHow.NONE) and table.has(key):
             raise table.fail(key, f'no {key} with how = "{how.value}" (nothing is started by hand)',
                              checks.describe(table.data[key]),
                              f'remove {key}, or use how = "mdm-script-job" or "ssh"')
     at_s = table.get("at_s", checks.seconds(example="0"), 0.0)
     ctx.before_the_end(table, "at_s", at_s)
-    return Start(how, at_s, table.get("args", checks.ARGS, ()))
+    return Start(how, at_s, table.get("args", checks.ARGS, ()), environment(table))
+
+
+def environment(table: Table) -> tuple[tuple[str, str], ...]:
+    """[start] env: variable names as a shell exports them, string values."""
+    value = table.data.get("env", {})
+    if not isinstance(value, dict):
+        raise table.fail("env", "a table of NAME = \"value\"", checks.describe(value),
+                         'write env = { FACTER_running_in_test_kitchen = "true" }')
+    variables = Table(table.loader, value, table.at("env"))
+    name_check = checks.text("a variable name (letters, digits, _; not starting with a digit)",
+                             '"FACTER_running_in_test_kitchen"', r"[A-Za-z_][A-Za-z0-9_]*")
+    pairs = []
+    for name in value:
+        try:
+            name_check.convert(name)
+        except checks.Bad:
+            raise variables.fail(name, name_check.expected, f"the name {checks.render(name)}",
+                                 "use a name a shell can export") from None
+        pairs.append((name, variables.get(name, checks.text("a one-line string", '"true"', empty=True))))
+    return tuple(pairs)
 
 
 def puppet(ctx: Context, table: Table) -> PuppetPlan:

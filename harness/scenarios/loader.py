@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..fleet import CONTRACTS
 from ..mac.config import Limits
 from . import checks
 from . import load_events, load_expect, load_host
@@ -67,6 +68,7 @@ class _Loader(Context):
                                        '"fresh-m4-tcc-reboot"', r"[a-z0-9][a-z0-9-]*"), self.path.stem)
         summary = about.get("summary", checks.ONE_LINE)
         reproduces = about.get("reproduces", checks.ONE_LINE, None)
+        applies_to = about.get("applies_to", checks.choice(CONTRACTS, '"reboot-survivable"'), CONTRACTS[0])
         seed = about.get("seed", checks.integer(0, 2**64 - 1, "7"), 0)
         self.limits = self.read_limits(root.table("limits", "limits"))
         host = load_host.host(self, root.table("host", "host"))
@@ -76,7 +78,7 @@ class _Loader(Context):
         events = load_events.events(self, root, host)
         expect = load_expect.expect(self, root.table("expect", "expect"), start)
         invariants = load_expect.invariants(self, root.table("invariants", "invariants"))
-        return Scenario(self.path, name, summary, reproduces, seed, host, start, network, puppet,
+        return Scenario(self.path, name, summary, reproduces, applies_to, seed, host, start, network, puppet,
                         events, self.limits, expect, invariants)
 
     def read_limits(self, table: Table) -> Limits:

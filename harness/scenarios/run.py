@@ -11,9 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..fleet import CONTRACTS, binds
 from ..mac.machine import Machine, RunResult
 from . import invariants
 from .build import Stage, build
+from .causes import Cause, first_cause
 from .expect import check_expectations
 from .invariants import Violation
 from .schema import Scenario
@@ -25,11 +27,13 @@ DEFAULT_SCRIPT = Path(__file__).resolve().parents[2] / "src" / "run-puppet.sh"
 @dataclass
 class ScenarioRun:
     scenario: Scenario
-    verdict: str  # pass | fail | error
+    verdict: str  # pass | fail | error | not-applicable
     violations: list[Violation] = field(default_factory=list)
     result: RunResult | None = None
     stage: Stage | None = None
     trace_path: Path | None = None
+    first_cause: Cause | None = None  # of a failing run: what to read first
+    claims: str = CONTRACTS[-1]
 
     @property
     def machine(self) -> Machine | None:
@@ -38,13 +42,18 @@ class ScenarioRun:
 
 def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory: Path, *,
                  seed: int | None = None, trace_path: Path | None = None,
-                 power_loss_at_step: int | None = None, tears: dict[str, str] | None = None) -> ScenarioRun:
+                 power_loss_at_step: int | None = None, tears: dict[str, str] | None = None,
+                 claims: str = CONTRACTS[-1]) -> ScenarioRun:
     """Runs `script` on the scenario's Mac in `directory` (absent or empty) and judges it.
 
-    With `power_loss_at_step`, the power is cut just before that step (and comes back): the
-    scenario's own expectations describe a run without that fault, so only the invariants are
-    checked then. `tears` (mac path -> "empty" or "short") are the files a power cut tears if
-    they were written just before it (Machine.tear_at_power_loss)."""
+    `claims` is what the script claims to be (fleet.CONTRACTS): a scenario that does not bind
+    such a script is not run ("not-applicable"), and only the invariants of what it claims are
+    checked. With `power_loss_at_step`, the power is cut just before that step (and comes
+    back): the scenario's own expectations describe a run without that fault, so only the
+    invariants are checked then. `tears` (mac path -> "empty" or "short") are the files a power
+    cut tears if they were written just before it (Machine.tear_at_power_loss)."""
+    if not binds(scenario.applies_to, claims):
+        return ScenarioRun(scenario, "not-applicable", trace_path=None, claims=claims)
     stage = build(scenario, script, script_name, directory, seed=seed, trace_path=trace_path)
     machine = stage.machine
     if power_loss_at_step is not None:
@@ -52,9 +61,10 @@ def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory:
     for path, mode in (tears or {}).items():
         machine.tear_at_power_loss(path, mode)
     result = machine.run()
-    run = ScenarioRun(scenario, "pass", result=result, stage=stage, trace_path=trace_path)
+    run = ScenarioRun(scenario, "pass", result=result, stage=stage, trace_path=trace_path, claims=claims)
     expectations = check_expectations(scenario, stage, result) if power_loss_at_step is None else []
-    run.violations = expectations + check_invariants(scenario, result)
+    run.violations = expectations + check_invariants(scenario, result, claims)
+    run.first_cause = first_cause(result.trace.events, run.violations)
     if run.violations:
         # "error": a limit the scenario did not expect ended the run and nothing else was found,
         # so the run could not be judged. A run that hit a limit and broke an expectation or an
@@ -66,11 +76,12 @@ def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory:
     return run
 
 
-def check_invariants(scenario: Scenario, result: RunResult) -> list[Violation]:
-    """The invariants not switched off; an invariant the scenario expects to fail must fail."""
+def check_invariants(scenario: Scenario, result: RunResult, claims: str = CONTRACTS[-1]) -> list[Violation]:
+    """The invariants not switched off that bind what the script claims; an invariant the
+    scenario expects to fail must fail."""
     rules = scenario.invariants
-    found = invariants.check(result.trace.events, off=[name for name, _ in rules.off])
-    expected = set(rules.expect_violation)
+    found = invariants.check(result.trace.events, off=[name for name, _ in rules.off], claims=claims)
+    expected = {name for name in rules.expect_violation if binds(invariants.CONTRACT[name], claims)}
     unexpected = [v for v in found if v.invariant not in expected]
     for name in sorted(expected - {v.invariant for v in found}):
         unexpected.append(Violation(name, f"expected {name} to be violated (the field failure this scenario "

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from ..errors import BadInput
+from ..fleet import CONTRACTS
 from ..mac.config import Limits, MachineConfig, Verdict
 from ..mac.accounts import Account
 from ..mac.disk import Disk
@@ -117,6 +118,7 @@ class FactKind(str, Enum):
     MAIL_SENT = "mail-sent"
     SCRIPT_EXITED = "script-exited"
     CHECKOUT_CURRENT = "checkout-current"
+    FILE_WRITTEN = "file-written"
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,9 @@ class Start:
     how: StartHow = StartHow.MDM_SCRIPT_JOB
     at_s: float = 0.0  # simulated seconds since the first power-on
     args: tuple[str, ...] = ()
+    #: Variables set in the environment it starts in, beyond the session's own (Test Kitchen
+    #: exports each custom fact as FACTER_NAME before it runs anything).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,9 @@ class ExpectFile:
     mode: int | None = None
     owner: str | None = None
     group: str | None = None
+    #: A directory in which this user can create entries and remove every entry now in it
+    #: (the mode bits for that user, and the sticky bit's rule for entries the user does not own).
+    writable_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +381,11 @@ class Fact:
     name: str | None = None
     value: str | None = None
     contains: str | None = None  # mail-sent: only mails whose subject or body has this text
+    to: str | None = None  # mail-sent: only mails with this address among the recipients
+    mentions_host: bool | None = None  # mail-sent: only mails whose subject or body names the host
+    success: bool | None = None  # script-exited: status zero (true) or non-zero (false)
+    path: str | None = None  # file-written: the file
+    apply: int | None = None  # puppet-env, puppet-fact: only that apply (from 1); None: every one
     branch: str | None = None  # checkout-current: the remote branch to compare with (master)
 
 
@@ -406,6 +419,9 @@ class Scenario:
     name: str
     summary: str
     reproduces: str | None = None
+    #: Which scripts it binds (fleet.CONTRACTS): "any" fleet bootstrap, or only those that claim
+    #: to be "reboot-survivable".
+    applies_to: str = CONTRACTS[0]
     seed: int = 0
     host: Host = Host()
     start: Start = Start()

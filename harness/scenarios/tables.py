@@ -27,31 +27,32 @@ _COUNTS = ("count", "at_least", "at_most")
 _FACT_KEYS: dict[FactKind, tuple[str, ...]] = {
     FactKind.BOOTSTRAP_DAEMON_INSTALLED: ("at_boot",),
     FactKind.BOOTSTRAP_DAEMON_NEVER_INSTALLED: (), FactKind.BOOTSTRAP_DAEMON_REMOVED: ("at_boot",),
-    FactKind.PUPPET_APPLIED: (*_COUNTS, "at_boot"), FactKind.PUPPET_ENV: ("name", "value"),
-    FactKind.PUPPET_FACT: ("name", "value"), FactKind.SEMAPHORE_WRITTEN: ("at_boot",),
+    FactKind.PUPPET_APPLIED: (*_COUNTS, "at_boot"), FactKind.PUPPET_ENV: ("name", "value", "apply"),
+    FactKind.PUPPET_FACT: ("name", "value", "apply"), FactKind.SEMAPHORE_WRITTEN: ("at_boot",),
     FactKind.SEMAPHORE_NEVER_WRITTEN: (), FactKind.REBOOTED: _COUNTS,
-    FactKind.MAIL_SENT: (*_COUNTS, "contains", "at_boot"),
-    FactKind.SCRIPT_EXITED: ("status",), FactKind.CHECKOUT_CURRENT: ("branch",)}
+    FactKind.MAIL_SENT: (*_COUNTS, "to", "mentions_host", "contains", "at_boot"),
+    FactKind.SCRIPT_EXITED: ("status", "success"), FactKind.CHECKOUT_CURRENT: ("branch",),
+    FactKind.FILE_WRITTEN: ("path", "at_boot")}
 _FACT_REQUIRED: dict[FactKind, tuple[str, ...]] = {
     FactKind.PUPPET_ENV: ("name", "value"), FactKind.PUPPET_FACT: ("name", "value"),
-    FactKind.SCRIPT_EXITED: ("status",)}
+    FactKind.FILE_WRITTEN: ("path",)}
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("scenario", "host", "start", "network", "puppet", "events", "limits", "expect",
          "invariants"),
-    "scenario": ("name", "summary", "reproduces", "seed"),
+    "scenario": ("name", "summary", "reproduces", "applies_to", "seed"),
     "host": ("macos_version", "build_version", "kernel_release", "model", "arch", "hostname",
              "role", "autologin", "sip", "remote_login", "vault", "puppet_installed", "files", "accounts"),
     "host.files": _FILE_KEYS,
     "events.files": _FILE_KEYS,
     "host.accounts": ("name", "uid", "gid", "home", "shell", "gecos"),
-    "start": ("how", "at_s", "args"),
+    "start": ("how", "at_s", "args", "env"),
     "network": ("up_after_s",),
     "puppet": ("role_model", "applies"),
     "puppet.applies": ("exit_code", "duration_s", "output", "tcc"),
     "events": ("at_s", "what", *dict.fromkeys(k for keys in _EVENT_KEYS.values() for k in keys)),
     "limits": ("boots", "simulated_s", "steps", "real_s"),
     "expect": ("verdict", "boots", "boots_at_most", "files", "loaded", "facts"),
-    "expect.files": ("path", "present", "content", "contains", "mode", "owner", "group"),
+    "expect.files": ("path", "present", "content", "contains", "mode", "owner", "group", "writable_by"),
     "expect.loaded": ("label", "loaded"),
     "expect.facts": ("fact", *dict.fromkeys(k for keys in _FACT_KEYS.values() for k in keys)),
     "invariants": ("off", "expect_violation"),

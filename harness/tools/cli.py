@@ -11,13 +11,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import BadInput, MacsimError, SimulatorFault
+from ..errors import MacsimError, SimulatorFault
+from ..fleet import CONTRACTS
 from ..mac.config import HARNESS_VERSION, Limits, Verdict
 from ..mac.machine import Machine
 from ..mac.unflushed import TEAR_MODES
 from ..scenarios import DEFAULT_SCRIPT
 from ..world import install_fleet_world
+from . import gate as gate_tool
 from .conformance import cli as conformance_cli
+from .options import UsageError, empty_dir, not_existing, script_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
@@ -32,10 +35,6 @@ exit codes:
 A run depends only on the script's bytes, the seed and the harness version: the same three
 give the same trace. Every run prints the command that replays it.
 """
-
-
-class UsageError(BadInput):
-    """Bad input from the user: printed as one message, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"the bootstrap to run (default: the built-in {DEFAULT_SCRIPT.name})")
     run.add_argument("--seed", type=int, default=None,
                      help="orders concurrent jobs and launchd's boot order (default: the scenario's, else 0)")
+    run.add_argument("--claims", choices=CONTRACTS, default=CONTRACTS[-1],
+                     help="with scenarios: what the script claims to be; a scenario that binds more is "
+                          "not applicable, and only the invariants of the claim are checked (default: "
+                          f"{CONTRACTS[-1]}; the fleet's script before that change claims any)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="with scenarios: write JUnit XML to FILE")
     run.add_argument("--timeline", action="store_true", help="with scenarios: print every run's timeline")
     run.add_argument("--power-loss-at-step", type=int, metavar="K",
@@ -106,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--baseline", type=Path, required=True, metavar="PATH")
     diff.add_argument("--candidate", type=Path, required=True, metavar="PATH")
     diff.add_argument("--seed", type=int, default=None)
+    gate_tool.add_command(commands)
     conformance_cli.add_commands(commands)
     return parser
 
@@ -114,8 +118,8 @@ def explore_command(args: argparse.Namespace) -> int:
     from .explore import explore, render
     from ..scenarios import ScenarioError, format_error, load_scenario
 
-    script = _script(args.script)
-    _not_existing(args.json, "--json")
+    script = script_path(args.script)
+    not_existing(args.json, "--json")
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as error:
@@ -132,7 +136,7 @@ def diff_command(args: argparse.Namespace) -> int:
     from .diff import diff_scripts, render
     from ..scenarios import ScenarioError, format_error, load_scenario
 
-    baseline, candidate = _script(args.baseline), _script(args.candidate)
+    baseline, candidate = script_path(args.baseline), script_path(args.candidate)
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as error:
@@ -143,36 +147,14 @@ def diff_command(args: argparse.Namespace) -> int:
     return EXIT_FAILED if changes else EXIT_OK
 
 
-def _script(path: Path | None) -> Path:
-    script = path or DEFAULT_SCRIPT
-    if not script.is_file():
-        where = "--script" if path else "the built-in bootstrap"
-        raise UsageError(f"{where}: {script}: no such file; expected a bash script, e.g. "
-                         f"--script examples/self-removing-daemon.sh")
-    return script
-
-
-def _empty_dir(directory: Path, option: str) -> Path:
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise UsageError(f"{option} {directory}: exists and is not an empty directory; macsim never "
-                         f"overwrites what is there. Give a new path or empty it first.")
-    return directory
-
-
-def _not_existing(path: Path | None, option: str) -> None:
-    if path is not None and path.exists():
-        raise UsageError(f"{option} {path}: already exists; macsim never overwrites a file. "
-                         f"Remove it or choose another name.")
-
-
 def scenarios_command(args: argparse.Namespace) -> int:
     from ..scenarios import ScenarioError, format_error, load_scenarios
     from .suite import run_suite, write_json, write_junit
 
-    script = _script(args.script)
+    script = script_path(args.script)
     for option, path in (("--json", args.json), ("--junit", args.junit)):
-        _not_existing(path, option)
-    keep = _empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
+        not_existing(path, option)
+    keep = empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
     try:
         scenarios = load_scenarios(args.scenarios)
     except ScenarioError as error:
@@ -180,7 +162,7 @@ def scenarios_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     traces = args.trace or (args.json.with_suffix(".traces") if args.json else
                             Path(tempfile.mkdtemp(prefix="macsim-traces-")))
-    _empty_dir(traces, "--trace")
+    empty_dir(traces, "--trace")
     traces.mkdir(parents=True, exist_ok=True)
     if args.power_loss_at_step is not None and len(scenarios) != 1:
         raise UsageError("--power-loss-at-step replays one crash point: give exactly one scenario")
@@ -189,25 +171,25 @@ def scenarios_command(args: argparse.Namespace) -> int:
             raise UsageError(f"--tear {path}: expected an absolute macOS path such as "
                              "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist")
     runs = run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
-                     keep_disks=keep, power_loss_at_step=args.power_loss_at_step,
+                     keep_disks=keep, claims=args.claims, power_loss_at_step=args.power_loss_at_step,
                      tears={path: args.tear_mode for path in args.tear})
     print(f"traces: {traces}")
     if args.json:
-        write_json(args.json, runs, script, args.seed)
+        write_json(args.json, runs, script, args.seed, args.claims)
     if args.junit:
-        write_junit(args.junit, runs, script)
-    return EXIT_OK if all(run.verdict == "pass" for run in runs) else EXIT_FAILED
+        write_junit(args.junit, runs, script, args.seed)
+    return EXIT_OK if all(run.verdict in ("pass", "not-applicable") for run in runs) else EXIT_FAILED
 
 
 def run_command(args: argparse.Namespace) -> int:
     if args.scenarios:
         return scenarios_command(args)
     args.seed = args.seed or 0
-    script = _script(args.script)
-    keep = _empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
-    _not_existing(args.json, "--json")
+    script = script_path(args.script)
+    keep = empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
+    not_existing(args.json, "--json")
     trace_path = args.trace or (args.json.with_suffix(".trace.jsonl") if args.json else None)
-    _not_existing(trace_path, "--trace")
+    not_existing(trace_path, "--trace")
     workdir = keep or Path(tempfile.mkdtemp(prefix="macsim-run-"))
     if trace_path is None:
         trace_path = workdir / "trace.jsonl"
@@ -263,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         commands = {"conformance": conformance_cli.main, "diff": diff_command, "explore": explore_command,
-                    "run": run_command}
+                    "gate": gate_tool.command, "run": run_command}
         return commands[args.command](args)
     except UsageError as error:
         print(f"macsim: {error}", file=sys.stderr)

@@ -5,8 +5,10 @@ Each is one item; it passes when `macsim run` would say PASS. A failure shows wh
 shows (the broken expectations and invariants) and the command that replays the run. A file the
 loader rejects fails as that item with the loader's message, and the other files still run.
 
-Options: `--macsim-script PATH` (default: the built-in src/run-puppet.sh) and `--macsim-seed N`
-(default: each scenario's own seed). pytest finds this plugin through the `pytest11` entry point
+Options: `--macsim-script PATH` (default: the built-in src/run-puppet.sh), `--macsim-claims`
+(what the script claims: `any` or `reboot-survivable`, the default; a scenario that binds more is
+skipped) and `--macsim-seed N` (default: each scenario's own seed). A failure shows the run's
+first cause first. pytest finds this plugin through the `pytest11` entry point
 of the installed package.
 """
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from ..fleet import CONTRACTS, binds
 from ..scenarios import DEFAULT_SCRIPT, ScenarioError, ScenarioRun, format_error, load_scenario, run_scenario
+from .suite import explain
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,6 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"the bootstrap the scenarios run (default: {DEFAULT_SCRIPT.name} of macsim)")
     group.addoption("--macsim-seed", type=int, default=None, metavar="N",
                     help="the seed of every scenario (default: each scenario's own)")
+    group.addoption("--macsim-claims", choices=CONTRACTS, default=CONTRACTS[-1],
+                    help="what the script claims to be: scenarios that bind more are skipped "
+                         f"(default: {CONTRACTS[-1]})")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -49,20 +56,20 @@ class ScenarioItem(pytest.Item):
         if not script.is_file():
             raise pytest.UsageError(f"--macsim-script {script}: no such file; give the path of a bootstrap script")
         scenario = load_scenario(self.path)
+        claims = config.getoption("macsim_claims")
+        if not binds(scenario.applies_to, claims):
+            pytest.skip(f"binds {scenario.applies_to} bootstraps; the script claims {claims}")
         with tempfile.TemporaryDirectory(prefix="macsim-pytest-") as work:
             run = run_scenario(scenario, script.read_bytes(), script.name, Path(work) / "mac",
-                               seed=config.getoption("macsim_seed"))
+                               seed=config.getoption("macsim_seed"), claims=claims)
         if run.verdict != "pass":
             raise ScenarioFailed(self._explain(run, script))
 
     def _explain(self, run: ScenarioRun, script: Path) -> str:
         result = run.result
-        seed = self.config.getoption("macsim_seed")
         lines = [f"{run.verdict}: {result.verdict.value} after {result.boots} boots, {result.steps} steps, "
                  f"{result.simulated_s:g} s simulated"]
-        lines += [f"  {violation.message}" for violation in run.violations]
-        used_seed = run.scenario.seed if seed is None else seed
-        lines.append(f"replay: macsim run --script {script} --seed {used_seed} --timeline {self.path}")
+        lines += explain(run, script, self.config.getoption("macsim_seed"))
         return "\n".join(lines)
 
     def repr_failure(self, excinfo, style=None):

@@ -1,4 +1,9 @@
-"""Runs a set of scenarios against one script and reports: terminal lines, JSON, JUnit XML."""
+"""Runs a set of scenarios against one script and reports: terminal lines, JSON, JUnit XML.
+
+A failing run is explained the same way everywhere (the terminal, the pytest items, the gate):
+its first cause first (harness/scenarios/causes.py), then every broken expectation and
+invariant, each with its id, then the command that replays it.
+"""
 from __future__ import annotations
 
 import json
@@ -13,61 +18,102 @@ from ..scenarios import Scenario, ScenarioRun, run_scenario, script_identity
 from .report import timeline
 
 
+def replay_command(run: ScenarioRun, script: Path, seed: int | None, *extra: str) -> str:
+    used_seed = run.scenario.seed if seed is None else seed
+    return " ".join(["macsim run --script", str(script), "--claims", run.claims, "--seed", str(used_seed),
+                     *extra, str(run.scenario.path)])
+
+
+def explain(run: ScenarioRun, script: Path, seed: int | None) -> list[str]:
+    """A failing run, for a reader who stops after the first line: its first cause, then each
+    violation with the id of what it broke, then how to replay it."""
+    lines = []
+    if run.first_cause is not None:
+        lines.append(f"first cause: {run.first_cause.render()}")
+    lines += [f"[{violation.invariant}] {violation.message}" for violation in run.violations]
+    lines.append(f"replay: {replay_command(run, script, seed, '--timeline')}")
+    return lines
+
+
 def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, traces: Path,
-              show_timeline: bool, keep_disks: Path | None = None,
+              show_timeline: bool, keep_disks: Path | None = None, claims: str = "reboot-survivable",
               power_loss_at_step: int | None = None, tears: dict[str, str] | None = None) -> list[ScenarioRun]:
     """Runs each scenario on a fresh Mac, printing one line per scenario as it ends."""
     content = script.read_bytes()
     runs = []
     print(f"macsim {HARNESS_VERSION}: {len(scenarios)} scenario(s) against {script} "
-          f"(sha256 {script_identity(script)['sha256'][:12]})")
+          f"(sha256 {script_identity(script)['sha256'][:12]}, claims {claims})")
     for number, scenario in enumerate(scenarios, 1):
         work = (keep_disks / scenario.name) if keep_disks else Path(tempfile.mkdtemp(prefix="macsim-sc-"))
         started = time.monotonic()
         run = run_scenario(scenario, content, script.name, work, seed=seed,
-                           trace_path=traces / f"{scenario.name}.trace.jsonl",
+                           trace_path=traces / f"{scenario.name}.trace.jsonl", claims=claims,
                            power_loss_at_step=power_loss_at_step, tears=tears)
         wall_s = time.monotonic() - started
-        result = run.result
-        print(f"[{number}/{len(scenarios)}] {run.verdict.upper():5} {scenario.name}: {result.verdict.value}, "
-              f"{result.boots} boots, {result.steps} steps, {result.simulated_s:g} s simulated, {wall_s:.1f} s real")
-        for violation in run.violations:
-            print(f"        {violation.message}")
-        if show_timeline or run.verdict != "pass":
+        counter = f"[{number}/{len(scenarios)}]"
+        if run.verdict == "not-applicable":
+            print(f"{counter} N/A   {scenario.name}: binds {scenario.applies_to} bootstraps; the script claims {claims}")
+        else:
+            result = run.result
+            print(f"{counter} {run.verdict.upper():5} {scenario.name}: {result.verdict.value}, {result.boots} boots, "
+                  f"{result.steps} steps, {result.simulated_s:g} s simulated, {wall_s:.1f} s real")
+            if run.verdict != "pass":
+                print("\n".join(f"        {line}" for line in explain(run, script, seed)))
             if show_timeline:
                 print(timeline(result.trace.events))
-            used_seed = scenario.seed if seed is None else seed
-            print(f"        replay: macsim run --script {script} --seed {used_seed} {scenario.path}")
         if not keep_disks:
             shutil.rmtree(work, ignore_errors=True)
         runs.append(run)
-    passed = sum(run.verdict == "pass" for run in runs)
-    print(f"{passed} passed, {len(runs) - passed} failed")
+    print(summary_line(runs))
     return runs
 
 
-def write_json(path: Path, runs: list[ScenarioRun], script: Path, seed: int | None) -> None:
-    document = {
-        "script": script_identity(script), "seed": seed, "harness_version": HARNESS_VERSION,
-        "scenarios": [{
-            "name": run.scenario.name, "file": str(run.scenario.path), "verdict": run.verdict,
-            "run_verdict": run.result.verdict.value, "violations": [v.to_json() for v in run.violations],
-            "boots": run.result.boots, "steps": run.result.steps, "trace": str(run.trace_path),
-        } for run in runs],
-    }
+def summary_line(runs: list[ScenarioRun]) -> str:
+    counts = {verdict: sum(run.verdict == verdict for run in runs) for verdict in ("pass", "fail", "error",
+                                                                                  "not-applicable")}
+    line = f"{counts['pass']} passed, {counts['fail'] + counts['error']} failed"
+    return line + (f", {counts['not-applicable']} not applicable" if counts["not-applicable"] else "")
+
+
+def run_json(run: ScenarioRun) -> dict:
+    """One run as the JSON reports hold it."""
+    document = {"name": run.scenario.name, "file": str(run.scenario.path), "applies_to": run.scenario.applies_to,
+                "verdict": run.verdict}
+    if run.result is not None:
+        document.update(run_verdict=run.result.verdict.value,
+                        first_cause=run.first_cause.to_json() if run.first_cause else None,
+                        violations=[v.to_json() for v in run.violations], boots=run.result.boots,
+                        steps=run.result.steps, trace=str(run.trace_path))
+    return document
+
+
+def write_json(path: Path, runs: list[ScenarioRun], script: Path, seed: int | None, claims: str) -> None:
+    document = {"script": script_identity(script), "claims": claims, "seed": seed,
+                "harness_version": HARNESS_VERSION, "scenarios": [run_json(run) for run in runs]}
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-def write_junit(path: Path, runs: list[ScenarioRun], script: Path) -> None:
-    failures = sum(run.verdict == "fail" for run in runs)
-    errors = sum(run.verdict == "error" for run in runs)
+def junit_case(suite: ElementTree.Element, run: ScenarioRun, classname: str, explanation: list[str],
+               trace: Path | None) -> None:
+    """One run as a JUnit test case: skipped when it does not apply, failed with its first cause."""
+    case = ElementTree.SubElement(suite, "testcase", classname=classname, name=run.scenario.name,
+                                  file=str(run.scenario.path))
+    if run.verdict == "not-applicable":
+        ElementTree.SubElement(case, "skipped", message=f"binds {run.scenario.applies_to} bootstraps; "
+                                                        f"the script claims {run.claims}")
+    elif run.verdict != "pass":
+        tag = "failure" if run.verdict == "fail" else "error"
+        headline = run.first_cause.render() if run.first_cause else run.violations[0].message
+        detail = ElementTree.SubElement(case, tag, message=headline)
+        detail.text = "\n".join(explanation) + f"\ntrace: {trace}"
+
+
+def write_junit(path: Path, runs: list[ScenarioRun], script: Path, seed: int | None) -> None:
     suite = ElementTree.Element("testsuite", name=f"macsim {script}", tests=str(len(runs)),
-                                failures=str(failures), errors=str(errors))
+                                failures=str(sum(run.verdict == "fail" for run in runs)),
+                                errors=str(sum(run.verdict == "error" for run in runs)),
+                                skipped=str(sum(run.verdict == "not-applicable" for run in runs)))
     for run in runs:
-        case = ElementTree.SubElement(suite, "testcase", classname="macsim.scenarios", name=run.scenario.name,
-                                      file=str(run.scenario.path))
-        if run.verdict != "pass":
-            tag = "failure" if run.verdict == "fail" else "error"
-            detail = ElementTree.SubElement(case, tag, message=run.violations[0].message)
-            detail.text = "\n".join(v.message for v in run.violations) + f"\ntrace: {run.trace_path}"
+        explanation = explain(run, script, seed) if run.verdict in ("fail", "error") else []
+        junit_case(suite, run, "macsim.scenarios", explanation, run.trace_path)
     ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)

@@ -14,7 +14,9 @@ from .mail import MailRelay
 def install_fleet_world(mac: Mac) -> None:
     """What surrounds every fleet host, whatever else a run adds (puppet, GitHub): the mail relay
     python3's smtplib reaches, and the worker's command. Each boot event says whether the
-    fleet's worker semaphore is on disk (the invariants read it)."""
+    fleet's worker semaphore and the bootstrap's script copy are on disk (the invariants read
+    them)."""
     mac.report_at_boot("semaphore", fleet.SEMAPHORE)
+    mac.report_at_boot("bootstrap_copy", fleet.BOOTSTRAP_COPY)
     MailRelay(mac).install()
     worker.install(mac)
