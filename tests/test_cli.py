@@ -68,3 +68,23 @@ def test_a_limit_ends_the_run_with_exit_code_3(tmp_path):
     result = macsim("run", "--script", str(script), "--max-simulated-s", "7200")
     assert result.returncode == 3
     assert "verdict: limit-simulated-time" in result.stdout
+
+
+def test_a_failing_scenario_shows_its_scripts_last_output_lines(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[scenario]\nsummary = "x"\n\n[[expect.facts]]\nfact = "script-exited"\nsuccess = true\n'
+                        '\n[invariants]\noff = { "converges" = "x", "never-stranded" = "x" }\n')
+    script = tmp_path / "s.sh"
+    script.write_text("#!/bin/bash\nfor n in 1 2 3 4 5; do echo \"line $n\"; done\nexit 3\n")
+    result = macsim("run", "--script", str(script), "--output-lines", "2", str(scenario))
+    assert result.returncode == 1
+    assert "output of the mdm-script-job (2 of 5 lines):\n          | line 4\n          | line 5\n" in result.stdout
+
+
+def test_the_timeline_shows_applies_the_network_and_the_handover(tmp_path):
+    result = macsim("run", "--timeline", str(ROOT / "scenarios" / "field-dns-late-at-boot.toml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "network down until 90 s" in out and "network up" in out
+    assert "puppet apply 1 exits 2: clean" in out
+    assert "HANDED OVER: the semaphore and a regular mechanism on disk, no bootstrap daemon left" in out

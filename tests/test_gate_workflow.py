@@ -121,7 +121,9 @@ def test_the_gate_step_fails_on_a_regression_and_summarizes_its_first_cause(flee
     assert "| test-plan-1-fresh-m4 | pass | FAIL | **regressed, required** |" in text
     assert "org.mozilla.worker-runner: expected loaded in launchd at the end" in text
     assert "**First cause**" in text and "Replay: `macsim run --script gate/head.sh" in text
-    assert {p.name for p in (fleet / "gate").iterdir()} >= {"gate.json", "junit.xml", "summary.md", "traces"}
+    assert {p.name for p in (fleet / "gate").iterdir()} >= {"gate.json", "junit.xml", "summary.md", "traces", "report"}
+    assert "[FAIL](report/test-plan-1-fresh-m4.head.html#first-cause)" in text
+    assert (fleet / "gate" / "report" / "index.html").exists()
 
 
 @pytest.mark.sandbox

@@ -10,6 +10,9 @@ SCENARIO = """
 [scenario]
 summary = "a host without a role: the bootstrap refuses before registering"
 
+[host]
+role = false
+
 [invariants]
 off = { "converges" = "no role, nothing to apply", "never-stranded" = "not registered by design" }
 

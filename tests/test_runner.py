@@ -15,6 +15,9 @@ SCENARIO = """
 [scenario]
 summary = "a role-less host: the script must say so and stop"
 
+[host]
+role = false
+
 [expect]
 verdict = "quiet"
 boots = 1

@@ -22,6 +22,7 @@ from harness.scenarios.schema import (EXIT_BAD_INPUT, DeliverFile, DeliverProfil
                               Invariants, MacosUpdate, NetworkPlan, OperatorRun, PowerLoss, PuppetApply,
                               PuppetPlan, PushCommit, Reboot, RoleModel, Scenario, ScenarioError,
                               Start, StartHow, Tcc, darwin_release, format_error)
+from harness.scenarios import DEFAULT_SCRIPT, run_scenario
 from harness.scenarios.loader import load_scenario, load_scenarios
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
@@ -57,8 +58,21 @@ def assert_error(err: ScenarioError, key_path: str, expected: str, found: str) -
 def test_a_file_with_only_a_summary_loads_with_every_default(tmp_path):
     scenario = load(tmp_path, "")
     assert scenario == Scenario(path=tmp_path / "example.toml", name="example", summary="a test")
+    # A fresh M4 worker, its role delivered by MDM: the fleet's common case.
     assert scenario.host == Host(macos_version="15.3.1", build_version="24D70", kernel_release="24.3.0",
-                                 role=None, autologin=True, sip=True, vault=True)
+                                 role="gecko_t_osx_1500_m4", autologin=True, sip=True, vault=True)
+    assert scenario.applies_to == "any"
+
+
+def test_role_false_is_a_host_mdm_has_not_given_a_role_yet(tmp_path):
+    assert load(tmp_path, '[host]\nrole = false\n').host.role is None
+    err = error(tmp_path, '[host]\nrole = true\n')
+    assert_error(err, "host.role", "a puppet role name (lowercase letters, digits, _), or false for no "
+                 "/etc/puppet_role", "true (a boolean)")
+
+
+def test_every_default_start_puppet_and_limit(tmp_path):
+    scenario = load(tmp_path, "")
     assert scenario.start == Start(StartHow.MDM_SCRIPT_JOB, 0.0, ())
     assert scenario.puppet.applies == (PuppetApply(exit_code=2), PuppetApply(exit_code=0))
     assert scenario.limits == Limits() and scenario.expect == Expect() and scenario.seed == 0
@@ -937,14 +951,21 @@ def doc_blocks(marker: str) -> list[str]:
     return re.findall(rf"^```{marker}\n(.*?)^```$", DOCS.read_text(), flags=re.M | re.S)
 
 
+def doc_files() -> dict[str, str]:
+    """The files the documentation shows beside its examples (```LANG file=PATH blocks)."""
+    return dict(re.findall(r"^```\w+ file=(\S+)\n(.*?)^```$", DOCS.read_text(), flags=re.M | re.S))
+
+
 def with_content_files(directory: Path, text: str) -> None:
-    """Creates the files a block names in content_file, so the block can load."""
+    """Creates the files a block names in content_file (as the documentation shows them, else a
+    placeholder), so the block can load."""
+    shown = doc_files()
     def walk(value) -> None:
         if isinstance(value, dict):
             if isinstance(value.get("content_file"), str):
                 target = directory / value["content_file"]
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text("placeholder\n")
+                target.write_text(shown.get(value["content_file"], "placeholder\n"))
             for item in value.values():
                 walk(item)
         elif isinstance(value, list):
@@ -966,6 +987,16 @@ def test_each_complete_example_of_the_documentation_loads(tmp_path, index):
     load_scenario(write(tmp_path, text))
 
 
+@pytest.mark.sandbox
+@pytest.mark.parametrize("index", range(len(doc_blocks("toml complete"))))
+def test_each_complete_example_of_the_documentation_passes_against_the_built_in_bootstrap(tmp_path, index):
+    text = doc_blocks("toml complete")[index]
+    with_content_files(tmp_path, text)
+    run = run_scenario(load_scenario(write(tmp_path, text)), DEFAULT_SCRIPT.read_bytes(), "run-puppet.sh",
+                       tmp_path / "mac")
+    assert run.verdict == "pass", [f"[{v.invariant}] {v.message}" for v in run.violations]
+
+
 @pytest.mark.parametrize("index", range(len(doc_blocks("toml"))))
 def test_each_fragment_of_the_documentation_loads_on_its_own(tmp_path, index):
     text = doc_blocks("toml")[index]
@@ -980,3 +1011,9 @@ def test_each_invalid_example_of_the_documentation_fails_as_shown(tmp_path, monk
     with pytest.raises(ScenarioError) as caught:
         load_scenario(Path("scenarios/example.toml"))
     assert str(caught.value) == doc_blocks("text")[index + 1].strip()
+
+
+def test_network_up_after_s_under_host_points_to_the_network_table(tmp_path):
+    err = error(tmp_path, "[host]\nnetwork_up_after_s = 30\n")
+    assert err.key_path == "host.network_up_after_s"
+    assert err.fix.startswith("a network that comes up late after every boot is [network] up_after_s = N")

@@ -10,6 +10,18 @@ from .schema import (_WIPED_AT_BOOT, DARWIN_MAJOR, FileSpec, Host, PuppetApply, 
                      StartHow, Tcc, darwin_release)
 from .tables import Context, Table
 
+_ROLE_NAME = checks.text("a puppet role name (lowercase letters, digits, _)", '"gecko_t_osx_1500_m4"',
+                         r"[a-z][a-z0-9_]*")
+
+
+def _role(value):
+    """A role name, or false for a host MDM has not given a role yet (no /etc/puppet_role)."""
+    return None if value is False else _ROLE_NAME.convert(value)
+
+
+ROLE = checks.Check("a puppet role name (lowercase letters, digits, _), or false for no /etc/puppet_role",
+                    '"gecko_t_osx_1500_m4"', _role)
+
 
 def host(ctx: Context, table: Table) -> Host:
     version = table.get("macos_version", checks.VERSION, Host.macos_version)
@@ -26,8 +38,7 @@ def host(ctx: Context, table: Table) -> Host:
         hostname=table.get("hostname", checks.text("a host name (letters, digits, dashes, dots)",
                                              '"macmini-m4-001.test.releng.mdc1.mozilla.com"',
                                              r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?"), Host.hostname),
-        role=table.get("role", checks.text("a puppet role name (lowercase letters, digits, _)",
-                                     '"gecko_t_osx_1500_m4"', r"[a-z][a-z0-9_]*"), None),
+        role=table.get("role", ROLE, Host.role),
         autologin=table.get("autologin", checks.boolean(), True), sip=table.get("sip", checks.boolean(), True),
         remote_login=table.get("remote_login", checks.boolean(), True), vault=table.get("vault", checks.boolean(), True),
         puppet_installed=table.get("puppet_installed", checks.boolean(), True))

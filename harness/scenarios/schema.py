@@ -152,7 +152,8 @@ class Host:
     model: str = MachineConfig.model
     arch: str = MachineConfig.arch
     hostname: str = MachineConfig.hostname
-    role: str | None = None  # the line of /etc/puppet_role; None: no such file
+    #: The line of /etc/puppet_role (an M4 worker's role, as MDM delivers it); None: no such file.
+    role: str | None = "gecko_t_osx_1500_m4"
     autologin: bool = True  # cltbld auto-logs in (its TCC.db appears after that login)
     sip: bool = True
     remote_login: bool = True  # sshd on: ssh to the Mac itself works

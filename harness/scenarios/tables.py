@@ -57,6 +57,12 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "expect.facts": ("fact", *dict.fromkeys(k for keys in _FACT_KEYS.values() for k in keys)),
     "invariants": ("off", "expect_violation"),
 }
+#: Keys a user may look for in the wrong table, with where what they mean really lives.
+_SEEN_ELSEWHERE = {
+    "network_up_after_s": "a network that comes up late after every boot is [network] up_after_s = N; the "
+                          "network_up_after_s of a macos-update event is for the first boot into the new "
+                          "version only",
+}
 _ARRAYS_OF_TABLES = ("host.files", "host.accounts", "puppet.applies", "events", "events.files",
                      "expect.files", "expect.loaded", "expect.facts")
 
@@ -144,6 +150,10 @@ class Context:
                     schema: str) -> ScenarioError:
         near = checks.closest(key, known)
         homes = [name for name, keys in _KEYS.items() if key in keys and name not in ("", schema)]
+        if key in _SEEN_ELSEWHERE and schema != "events":
+            fix = _SEEN_ELSEWHERE[key]
+            expected = f"one of the keys of {where}: {', '.join(known)}" if known else f"no keys in {where}"
+            return self.error(key_path, expected, f"an unknown key {checks.render(key)}", fix)
         kinds = [kind.value for kind, keys in {**_EVENT_KEYS, **_FACT_KEYS}.items() if key in keys]
         if schema in ("events", "expect.facts") and kinds:  # a right key of the wrong kind
             owners = " and ".join(map(checks.render, kinds)) + (" events" if schema == "events" else "")

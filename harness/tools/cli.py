@@ -19,6 +19,7 @@ from ..mac.unflushed import TEAR_MODES
 from ..scenarios import DEFAULT_SCRIPT
 from ..world import install_fleet_world
 from . import gate as gate_tool
+from . import show as show_tool
 from .conformance import cli as conformance_cli
 from .options import UsageError, empty_dir, not_existing, script_path
 
@@ -72,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tear-mode", choices=TEAR_MODES, default="empty",
                      help="how a torn file comes back: empty, or short (its first half); default empty")
     run.add_argument("--json", type=Path, metavar="FILE", help="write a summary as JSON to FILE")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="write an HTML page per run and an index.html into DIR (absent or empty)")
     run.add_argument("--trace", type=Path, metavar="FILE",
                      help="write the trace (JSON lines) to FILE (default: beside --json or in --keep-disk); "
                           "with scenarios, a new folder for one trace per scenario")
@@ -83,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-simulated-s", type=float, default=Limits.simulated_s, metavar="S")
     run.add_argument("--max-real-s", type=float, default=Limits.real_s, metavar="S")
     run.add_argument("--output-lines", type=int, default=20, metavar="N",
-                     help="show the last N lines the script-job printed (default 20)")
+                     help="show the last N lines the started script printed (a failing scenario's, or "
+                          "the MDM script-job's of a run without scenarios; default 20)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict line")
     explore = commands.add_parser(
         "explore", help="power loss before every step of a scenario; every invariant checked",
@@ -110,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--candidate", type=Path, required=True, metavar="PATH")
     diff.add_argument("--seed", type=int, default=None)
     gate_tool.add_command(commands)
+    show_tool.add_command(commands)
     conformance_cli.add_commands(commands)
     return parser
 
@@ -149,12 +154,13 @@ def diff_command(args: argparse.Namespace) -> int:
 
 def scenarios_command(args: argparse.Namespace) -> int:
     from ..scenarios import ScenarioError, format_error, load_scenarios
-    from .suite import run_suite, write_json, write_junit
+    from .suite import run_suite, write_json, write_junit, write_report
 
     script = script_path(args.script)
     for option, path in (("--json", args.json), ("--junit", args.junit)):
         not_existing(path, option)
     keep = empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
+    report = empty_dir(args.report, "--report") if args.report else None
     try:
         scenarios = load_scenarios(args.scenarios)
     except ScenarioError as error:
@@ -172,12 +178,14 @@ def scenarios_command(args: argparse.Namespace) -> int:
                              "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist")
     runs = run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
                      keep_disks=keep, claims=args.claims, power_loss_at_step=args.power_loss_at_step,
-                     tears={path: args.tear_mode for path in args.tear})
+                     tears={path: args.tear_mode for path in args.tear}, output_lines=args.output_lines)
     print(f"traces: {traces}")
     if args.json:
         write_json(args.json, runs, script, args.seed, args.claims)
     if args.junit:
         write_junit(args.junit, runs, script, args.seed)
+    if report:
+        print(f"report: {write_report(report, runs, script, args.seed, args.claims)}")
     return EXIT_OK if all(run.verdict in ("pass", "not-applicable") for run in runs) else EXIT_FAILED
 
 
@@ -187,6 +195,7 @@ def run_command(args: argparse.Namespace) -> int:
     args.seed = args.seed or 0
     script = script_path(args.script)
     keep = empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
+    report = empty_dir(args.report, "--report") if args.report else None
     not_existing(args.json, "--json")
     trace_path = args.trace or (args.json.with_suffix(".trace.jsonl") if args.json else None)
     not_existing(trace_path, "--trace")
@@ -217,7 +226,18 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"trace: {trace_path}")
     if keep:
         print(f"disk: {keep / 'disk'} (owners and groups in {keep / 'ownership.json'})")
-    print(f"replay: macsim run --script {script} --seed {args.seed}")
+    replay = f"macsim run --script {script} --seed {args.seed}"
+    print(f"replay: {replay}")
+    status = EXIT_OK if result.verdict in (Verdict.QUIET, Verdict.HALTED) else \
+        EXIT_LIMIT if result.verdict.value.startswith("limit") else EXIT_FAILED
+    if report:
+        from .html import write_run_page
+        page = write_run_page(report, name=script.stem, events=result.trace.events,
+                              verdict={EXIT_OK: "pass", EXIT_LIMIT: "error"}.get(status, "fail"), violations=[],
+                              first_cause=None, script_name=script.name,
+                              script_text=content.decode("utf-8", "replace"), replay=replay,
+                              summary=f"{result.verdict.value}: {result.detail}", index=None)
+        print(f"report: {page}")
     if args.json:
         summary = {"script": {"path": str(script), "sha256": digest}, "seed": args.seed,
                    "harness_version": HARNESS_VERSION, "boots": result.boots, "steps": result.steps,
@@ -230,11 +250,7 @@ def run_command(args: argparse.Namespace) -> int:
         (workdir / "mdm-script-job.out").unlink(missing_ok=True)
         if trace_path.parent != workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    if result.verdict in (Verdict.QUIET, Verdict.HALTED):
-        return EXIT_OK
-    if result.verdict.value.startswith("limit"):
-        return EXIT_LIMIT
-    return EXIT_FAILED
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         commands = {"conformance": conformance_cli.main, "diff": diff_command, "explore": explore_command,
-                    "gate": gate_tool.command, "run": run_command}
+                    "gate": gate_tool.command, "run": run_command, "show": show_tool.main}
         return commands[args.command](args)
     except UsageError as error:
         print(f"macsim: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -29,8 +30,9 @@ from ..fleet import CONTRACTS, binds
 from ..mac.config import HARNESS_VERSION
 from ..scenarios import (DEFAULT_SCRIPT, Scenario, ScenarioError, ScenarioRun, format_error, load_scenarios,
                          run_scenario, script_identity)
+from .html import write_gate_index
 from .options import empty_dir, not_existing, script_path
-from .suite import explain, replay_command, run_json
+from .suite import explain, replay_command, run_json, run_page
 
 CLASSES = ("regressed", "failing", "still-failing", "fixed", "pass", "not-applicable")
 DEFAULT_SCENARIOS = DEFAULT_SCRIPT.parents[1] / "scenarios"
@@ -158,17 +160,22 @@ def render(gate: Gate) -> str:
     return "\n".join(lines)
 
 
-def _cell(run: ScenarioRun) -> str:
-    return {"pass": "pass", "fail": "FAIL", "error": "ERROR", "not-applicable": "n/a"}[run.verdict]
+def _cell(run: ScenarioRun, page: str | None = None) -> str:
+    text = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "not-applicable": "n/a"}[run.verdict]
+    if page is None:
+        return text
+    return f"[{text}]({page}#first-cause)" if run.verdict in ("fail", "error") else f"[{text}]({page})"
 
 
 def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-def markdown(gate: Gate) -> str:
+def markdown(gate: Gate, pages: dict[str, dict[str, str | None]] | None = None) -> str:
     """What a GitHub job summary shows: a table, then each regression and required failure with
-    its first cause and the command that replays it."""
+    its first cause and the command that replays it. With `pages` (scenario -> side -> path of
+    its HTML page, relative to the summary), each verdict links to its page."""
+    pages = pages or {}
     lines = [f"## {headline(gate)}", ""]
     for side, name in ((gate.base, "base"), (gate.head, "head")):
         identity = script_identity(side.script)
@@ -181,7 +188,9 @@ def markdown(gate: Gate) -> str:
     lines += ["| scenario | base | head | result |", "|---|---|---|---|"]
     for row in _ordered(gate):
         result = f"**{row.label()}**" if row.blocks else row.label()
-        lines.append(f"| {row.scenario.name} | {_cell(row.base)} | {_cell(row.head)} | {result} |")
+        linked = pages.get(row.scenario.name, {})
+        lines.append(f"| {row.scenario.name} | {_cell(row.base, linked.get('base'))} | "
+                     f"{_cell(row.head, linked.get('head'))} | {result} |")
     for row in _ordered(gate):
         if not row.blocks or row.head.verdict not in ("fail", "error"):
             continue
@@ -201,11 +210,34 @@ def to_json(gate: Gate) -> dict:
                            "base": run_json(row.base), "head": run_json(row.head)} for row in _ordered(gate)]}
 
 
-def write_reports(gate: Gate, *, json_path: Path | None, junit_path: Path | None, markdown_path: Path | None) -> None:
+def write_html(gate: Gate, report: Path) -> dict[str, dict[str, str | None]]:
+    """A page per run (NAME.base.html, NAME.head.html) and the gate's index.html; the pages'
+    file names, by scenario and side."""
+    pages: dict[str, dict[str, str | None]] = {}
+    rows = []
+    for row in _ordered(gate):
+        name = row.scenario.name
+        sides = {"base": (row.base, gate.base.script), "head": (row.head, gate.head.script)}
+        pages[name] = {side: run_page(report, run, script, gate.seed, name=f"{name}.{side}")
+                       for side, (run, script) in sides.items()}
+        rows.append({"name": name, "class": "required-failure" if row.required_failure and row.kind != "regressed"
+                     else row.kind, **{side: {"verdict": run.verdict, "page": pages[name][side],
+                                              "first_cause": run.first_cause.to_json() if run.first_cause else None}
+                                       for side, (run, _) in sides.items()}})
+    write_gate_index(report, rows, base=gate.base.identity(), head=gate.head.identity())
+    return pages
+
+
+def write_reports(gate: Gate, *, json_path: Path | None, junit_path: Path | None, markdown_path: Path | None,
+                  report: Path | None = None) -> None:
     if json_path:
         json_path.write_text(json.dumps(to_json(gate), indent=2) + "\n")
+    pages = write_html(gate, report) if report else {}
     if markdown_path:
-        markdown_path.write_text(markdown(gate))
+        where = os.path.relpath(report, markdown_path.parent) if report else ""
+        links = {name: {side: f"{where}/{page}" if page else None for side, page in sides.items()}
+                 for name, sides in pages.items()}
+        markdown_path.write_text(markdown(gate, links))
     if junit_path:
         write_junit(gate, junit_path)
 
@@ -258,6 +290,8 @@ def add_command(subparsers) -> None:
     gate.add_argument("--junit", type=Path, metavar="FILE")
     gate.add_argument("--markdown", type=Path, metavar="FILE", help="a summary for a GitHub job summary")
     gate.add_argument("--traces", type=Path, metavar="DIR", help="where the runs' traces go (a new folder)")
+    gate.add_argument("--report", type=Path, metavar="DIR",
+                      help="an HTML page per run and an index.html, base and head side by side (a new folder)")
 
 
 def command(args: argparse.Namespace) -> int:
@@ -270,10 +304,13 @@ def command(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(format_error(error), file=sys.stderr)
         return 2
+    report = empty_dir(args.report, "--report") if args.report else None
     traces = empty_dir(args.traces, "--traces") if args.traces else Path(tempfile.mkdtemp(prefix="macsim-gate-"))
     traces.mkdir(parents=True, exist_ok=True)
     gate = run_gate(scenarios, base, head, require=args.require, seed=args.seed, traces=traces)
     print(render(gate))
     print(f"traces: {traces}")
-    write_reports(gate, json_path=args.json, junit_path=args.junit, markdown_path=args.markdown)
+    write_reports(gate, json_path=args.json, junit_path=args.junit, markdown_path=args.markdown, report=report)
+    if report:
+        print(f"report: {report / 'index.html'}")
     return gate.exit_code

@@ -7,9 +7,10 @@ loader rejects fails as that item with the loader's message, and the other files
 
 Options: `--macsim-script PATH` (default: the built-in src/run-puppet.sh), `--macsim-claims`
 (what the script claims: `any` or `reboot-survivable`, the default; a scenario that binds more is
-skipped) and `--macsim-seed N` (default: each scenario's own seed). A failure shows the run's
-first cause first. pytest finds this plugin through the `pytest11` entry point
-of the installed package.
+skipped), `--macsim-seed N` (default: each scenario's own seed) and `--macsim-report DIR` (an
+HTML page per run and an index.html; each item's JUnit properties and failure text link its
+page). A failure shows the run's first cause first. pytest finds this plugin through the
+`pytest11` entry point of the installed package.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from ..fleet import CONTRACTS, binds
-from ..scenarios import DEFAULT_SCRIPT, ScenarioError, ScenarioRun, format_error, load_scenario, run_scenario
-from .suite import explain
+from ..scenarios import (DEFAULT_SCRIPT, ScenarioError, ScenarioRun, format_error, load_scenario, run_scenario,
+                         script_identity)
+from .html import write_suite_index
+from .suite import explain, index_row, run_page
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +35,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--macsim-claims", choices=CONTRACTS, default=CONTRACTS[-1],
                     help="what the script claims to be: scenarios that bind more are skipped "
                          f"(default: {CONTRACTS[-1]})")
+    group.addoption("--macsim-report", type=Path, default=None, metavar="DIR",
+                    help="write an HTML page per scenario run and an index.html into DIR (absent or empty)")
+
+
+REPORT_ROWS = pytest.StashKey[list]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report = config.getoption("macsim_report", None)
+    if report is not None:
+        if report.exists() and (not report.is_dir() or any(report.iterdir())):
+            raise pytest.UsageError(f"--macsim-report {report}: exists and is not an empty directory; "
+                                    "give a new path or empty it first")
+        config.stash[REPORT_ROWS] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    rows = config.stash.get(REPORT_ROWS, None)
+    if rows:
+        script = config.getoption("macsim_script") or DEFAULT_SCRIPT
+        write_suite_index(config.getoption("macsim_report"), rows,
+                          script={**script_identity(script), "claims": config.getoption("macsim_claims")})
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -59,11 +85,24 @@ class ScenarioItem(pytest.Item):
         claims = config.getoption("macsim_claims")
         if not binds(scenario.applies_to, claims):
             pytest.skip(f"binds {scenario.applies_to} bootstraps; the script claims {claims}")
+        seed = config.getoption("macsim_seed")
         with tempfile.TemporaryDirectory(prefix="macsim-pytest-") as work:
             run = run_scenario(scenario, script.read_bytes(), script.name, Path(work) / "mac",
-                               seed=config.getoption("macsim_seed"), claims=claims)
+                               seed=seed, claims=claims)
+        page = self._report(run, script, seed)
         if run.verdict != "pass":
-            raise ScenarioFailed(self._explain(run, script))
+            raise ScenarioFailed(self._explain(run, script) + (f"\nreport: {page}#first-cause" if page else ""))
+
+    def _report(self, run: ScenarioRun, script: Path, seed: int | None) -> Path | None:
+        """The run's page, when --macsim-report is given (the JUnit XML carries it too)."""
+        rows = self.config.stash.get(REPORT_ROWS, None)
+        if rows is None:
+            return None
+        report = self.config.getoption("macsim_report")
+        page = run_page(report, run, script, seed)
+        rows.append(index_row(run, page))
+        self.user_properties.append(("macsim_report", str(report / page)))
+        return report / page
 
     def _explain(self, run: ScenarioRun, script: Path) -> str:
         result = run.result

@@ -2,13 +2,15 @@
 
 The trace has every step; a timeline shows what an operator would want from a host's log:
 boots and why they happened, jobs loaded, started and ended, the commands that matter
-(launchctl, shutdown, sudo, install, anything that failed or is not simulated), and files
-written outside /tmp.
+(launchctl, shutdown, sudo, install, anything that failed or is not simulated), files written
+outside /tmp, each puppet apply (its facts; its exit code, whether it was clean and its TCC
+line), when the network came up, and the moment the host was handed over.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Iterator
 
+from ..scenarios.invariants import DiskView
 from ..trace import Event
 
 QUIET_CALLS = {"date", "sleep", "hostname", "sw_vers", "uname", "id", "whoami", "dscacheutil"}
@@ -75,15 +77,40 @@ def describe(event: Event) -> str | None:
         return f"TORN by the power cut: {data['path']} came back {data['mode']} ({data['size']} bytes)"
     if kind in ("power-loss", "scheduled"):
         return f"{kind}: {data.get('cause') or data.get('what')}"
+    if kind == "puppet-apply":
+        facts = " ".join(f"{k}={v}" for k, v in data.get("facts", {}).items())
+        return f"puppet apply {data['number']} starts ({facts})" + (" WHILE ANOTHER RUNS" if data.get("overlapping") else "")
+    if kind == "puppet-apply-done":
+        tcc = {"missing": "TCC.db missing", "denied": "TCC.db denied"}.get(data.get("tcc"), "")
+        verdict = "clean" if data.get("clean") else "NOT clean"
+        return f"puppet apply {data['number']} exits {data['status']}: {verdict}" + (f" ({tcc})" if tcc else "")
+    if kind == "network":
+        return "network up" if data["state"] == "up" else f"network down until {data['until_s']:g} s"
+    if kind == "handed-over":
+        return "HANDED OVER: " + data["what"]
     if kind == "not-simulated":
         return f"NOT SIMULATED: {' '.join(data['argv'])}" + (f" ({data['detail']})" if data.get("detail") else "")
     return None
 
 
+def with_handover(events: Iterable[Event]) -> Iterator[Event]:
+    """The events, with one more where the host is first handed over (the semaphore, a regular
+    mechanism on disk, no bootstrap daemon): the moment a reader looks for."""
+    view = DiskView()
+    handed = False
+    for event in events:
+        yield event
+        view.apply(event)
+        if not handed and view.handed_over:
+            handed = True
+            yield Event(event.seq, event.t_s, event.boot, event.pid, event.job, "handed-over",
+                        {"what": "the semaphore and a regular mechanism on disk, no bootstrap daemon left"})
+
+
 def timeline(events: Iterable[Event]) -> str:
     lines: list[str] = []
     repeats = 0
-    for event in events:
+    for event in with_handover(events):
         if event.kind == "boot":
             lines.append(f"boot {event.boot}  at {event.t_s:g} s"
                          + (f"  (emptied at boot: {event.data['removed_at_boot']} paths)" if event.data.get("removed_at_boot") else ""))

@@ -15,6 +15,8 @@ from xml.etree import ElementTree
 
 from ..mac.config import HARNESS_VERSION
 from ..scenarios import Scenario, ScenarioRun, run_scenario, script_identity
+from ..scenarios.build import SESSIONS
+from .html import write_run_page, write_suite_index
 from .report import timeline
 
 
@@ -37,8 +39,10 @@ def explain(run: ScenarioRun, script: Path, seed: int | None) -> list[str]:
 
 def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, traces: Path,
               show_timeline: bool, keep_disks: Path | None = None, claims: str = "reboot-survivable",
-              power_loss_at_step: int | None = None, tears: dict[str, str] | None = None) -> list[ScenarioRun]:
-    """Runs each scenario on a fresh Mac, printing one line per scenario as it ends."""
+              power_loss_at_step: int | None = None, tears: dict[str, str] | None = None,
+              output_lines: int = 20) -> list[ScenarioRun]:
+    """Runs each scenario on a fresh Mac, printing one line per scenario as it ends; a failing
+    one is explained, with the last `output_lines` lines its script printed."""
     content = script.read_bytes()
     runs = []
     print(f"macsim {HARNESS_VERSION}: {len(scenarios)} scenario(s) against {script} "
@@ -59,6 +63,7 @@ def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, trac
                   f"{result.steps} steps, {result.simulated_s:g} s simulated, {wall_s:.1f} s real")
             if run.verdict != "pass":
                 print("\n".join(f"        {line}" for line in explain(run, script, seed)))
+                print("\n".join(f"        {line}" for line in last_output(run, output_lines)))
             if show_timeline:
                 print(timeline(result.trace.events))
         if not keep_disks:
@@ -68,11 +73,50 @@ def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, trac
     return runs
 
 
+def last_output(run: ScenarioRun, count: int) -> list[str]:
+    """The last lines the started script printed (its session's output, as MDM keeps it)."""
+    session = SESSIONS.get(run.scenario.start.how)
+    lines = run.machine.output(session).rstrip("\n").splitlines() if session and count > 0 else []
+    if not lines:
+        return []
+    shown = lines[-count:]
+    return [f"output of the {session} ({len(shown)} of {len(lines)} lines):", *(f"  | {line}" for line in shown)]
+
+
 def summary_line(runs: list[ScenarioRun]) -> str:
     counts = {verdict: sum(run.verdict == verdict for run in runs) for verdict in ("pass", "fail", "error",
                                                                                   "not-applicable")}
     line = f"{counts['pass']} passed, {counts['fail'] + counts['error']} failed"
     return line + (f", {counts['not-applicable']} not applicable" if counts["not-applicable"] else "")
+
+
+def run_page(report: Path, run: ScenarioRun, script: Path, seed: int | None, *, name: str | None = None,
+             replay: str | None = None) -> str | None:
+    """Writes the run's HTML page into `report`; its file name (None: the scenario did not run)."""
+    if run.result is None:
+        return None
+    result = run.result
+    page = write_run_page(
+        report, name=name or run.scenario.name, events=result.trace.events, verdict=run.verdict,
+        violations=[v.to_json() for v in run.violations],
+        first_cause=run.first_cause.to_json() if run.first_cause else None,
+        script_name=script.name, script_text=script.read_text(encoding="utf-8", errors="replace"),
+        replay=replay or replay_command(run, script, seed, "--timeline"),
+        summary=f"{run.scenario.summary} ({result.verdict.value}, {result.boots} boots, {result.steps} steps)")
+    return page.name
+
+
+def index_row(run: ScenarioRun, page: str | None) -> dict:
+    """A run as an index page lists it."""
+    return {"name": run.scenario.name, "verdict": run.verdict, "summary": run.scenario.summary, "page": page,
+            "first_cause": run.first_cause.to_json() if run.first_cause else None,
+            "violations": [v.to_json() for v in run.violations]}
+
+
+def write_report(report: Path, runs: list[ScenarioRun], script: Path, seed: int | None, claims: str) -> Path:
+    """A page per run and the suite's index.html (failing runs first)."""
+    rows = [index_row(run, run_page(report, run, script, seed)) for run in runs]
+    return write_suite_index(report, rows, script={**script_identity(script), "claims": claims})
 
 
 def run_json(run: ScenarioRun) -> dict:
