@@ -118,7 +118,8 @@ def test_the_gate_step_fails_on_a_regression_and_summarizes_its_first_cause(flee
                     REQUIRE="test-plan-1-*", SCENARIOS="scenarios/test-plan-1-fresh-m4.toml")
     assert done.returncode == 1, done.stdout + done.stderr
     text = summary.read_text()
-    assert "| test-plan-1-fresh-m4 | pass | FAIL | **regressed, required** |" in text
+    assert ("| test-plan-1-fresh-m4 | [pass](report/test-plan-1-fresh-m4.base.html) | "
+            "[FAIL](report/test-plan-1-fresh-m4.head.html#first-cause) | **regressed, required** |") in text
     assert "org.mozilla.worker-runner: expected loaded in launchd at the end" in text
     assert "**First cause**" in text and "Replay: `macsim run --script gate/head.sh" in text
     assert {p.name for p in (fleet / "gate").iterdir()} >= {"gate.json", "junit.xml", "summary.md", "traces", "report"}
