@@ -8,7 +8,6 @@ median of N runs of each and their ratio. Run: `python bench/boot_cost.py [N]`.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import Limits, Machine  # noqa: E402
 from harness.mac.bridge import native_program  # noqa: E402
+from harness.mac.confine import remove_tree  # noqa: E402
 from harness.mac.disk import Disk  # noqa: E402
 from harness.mac.processes import find_bwrap  # noqa: E402
 from harness.mac.sandbox import INSIDE, Runtime, bwrap_argv  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
         print(f"macsim, one boot (Machine.run):           median {sim * 1000:.1f} ms  ({sim / floor:.2f}x the floor)")
         print(f"macsim, including Machine() set-up:        median {total * 1000:.1f} ms  ({total / floor:.2f}x the floor)")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)  # its Macs' disks are mounts (harness/mac/confine.py)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,12 @@ class SandboxError(EnvironmentFailure):
 
 class SimulatorFault(MacsimError, AssertionError):
     """macsim broke one of its own rules; the run cannot be trusted and is stopped."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM asked macsim to stop (tools/interrupts.py): what had finished is reported,
+    everything else is cleaned up, and the command exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -7,7 +7,7 @@ once appended and are saved as JSON lines.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,7 +20,7 @@ KINDS = {
     "shim": ("call", "call-answered", "not-simulated"),
     "launchd": ("job-loaded", "job-skipped", "job-started", "job-exited", "job-stopping",
                 "job-throttled", "job-removed", "job-spawn-failed", "override", "override-unreadable"),
-    "disk": ("file", "torn"),
+    "disk": ("file", "torn", "disk-full"),
     "models": ("puppet-apply", "puppet-apply-done", "puppet-role-applied", "tcc-database",
                "git-push", "network", "worker-started", "mail"),
 }
@@ -37,7 +37,17 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        # Built by hand: dataclasses.asdict deep-copies `data`, which costs more than the dump.
+        return json.dumps({"boot": self.boot, "data": self.data, "job": self.job, "kind": self.kind,
+                           "pid": self.pid, "seq": self.seq, "t_s": self.t_s},
+                          sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """What JSON cannot take as it is: a dataclass as a dict (as asdict would make it)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"a trace event holds {type(value).__name__}, which JSON cannot store: {value!r}")
 
 
 class Trace:

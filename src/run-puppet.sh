@@ -6,8 +6,9 @@
 # Keeps a checkout of the Puppet repository and applies the role in /etc/puppet_role
 # until the apply is clean, rebooting when cltbld's TCC database does not exist yet.
 # Until the host is handed over to its regular mechanism it registers itself as the
-# LaunchDaemon com.mozilla.ronin-puppet-bootstrap, which runs it again at every boot;
-# once handed over it writes the worker semaphore and removes that LaunchDaemon.
+# LaunchDaemon com.mozilla.ronin-puppet-bootstrap, which runs it again at every boot
+# (not while the M4 enrolment driver's daemon does that already); once handed over it
+# writes the worker semaphore and removes that LaunchDaemon.
 # Only one copy runs at a time. Settings: /opt/puppet_environments/ronin_settings.
 # Log: /var/log/ronin-puppet-bootstrap.log. Written for macOS's /bin/bash 3.2.
 #
@@ -44,6 +45,11 @@ readonly BOOT_LABEL=com.mozilla.ronin-puppet-bootstrap
 readonly BOOT_PLIST=/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist
 readonly BOOT_SCRIPT_DIR=/usr/local/sbin
 readonly BOOT_SCRIPT=/usr/local/sbin/ronin-puppet-bootstrap.sh
+# The M4 enrolment driver's daemon and the puppet classes whose semaphores end its runs.
+readonly DRIVER_PLIST=/Library/LaunchDaemons/com.mozilla.m4-bootstrap.plist
+readonly DRIVER_SCRIPT=/usr/local/sbin/m4-bootstrap-driver.sh
+readonly SAFARI_SEMAPHORE=/Users/cltbld/Library/Preferences/semaphore/safari-enable-remote-automation-has-run
+readonly TCC_SEMAPHORE=/var/tmp/semaphore/safari-tcc-perms-applied
 readonly LOG_FILE=/var/log/ronin-puppet-bootstrap.log
 readonly SSH_DIR=/var/root/.ssh
 readonly SSH_KEY=/var/root/.ssh/ronin-puppet-bootstrap_ed25519
@@ -80,7 +86,9 @@ smtplib.SMTP(sys.argv[2], timeout=60).send_message(msg)'
 log() {
     local line
     line="$(date '+%Y-%m-%d %H:%M:%S') run-puppet.sh[$$]: $*"
-    printf '%s\n' "$line"
+    # On a full disk the log refuses writes, and under launchd stdout is the log: that
+    # must not end the run (set -e), which retries until someone frees room.
+    printf '%s\n' "$line" || true
     # Run by launchd, stdout already is the log (StandardOutPath): write each line once.
     if [ "$LOG_IS_STDOUT" -eq 0 ]; then printf '%s\n' "$line" >>"$LOG_FILE" 2>/dev/null || true; fi
 }
@@ -284,12 +292,25 @@ bootstrap_plist_xml() {
 EOF
 }
 
+# On SIP-enabled M4 hosts MDM's script-job is the enrolment driver, whose daemon runs this
+# script over ssh at every boot until puppet's Safari and TCC classes have run (their
+# semaphores exist). While it will, it is this script's way back after a reboot: a daemon of
+# our own would only start a second copy at every boot.
+driver_runs_this_at_boot() {
+    [ -f "$DRIVER_PLIST" ] && [ -s "$DRIVER_SCRIPT" ] || return 1
+    [ "$(head -c 1 "$SAFARI_SEMAPHORE" 2>/dev/null)" != 1 ] || [ ! -e "$TCC_SEMAPHORE" ]
+}
+
 # Written, deliberately not loaded: loading a RunAtLoad job starts it at once, a second
 # copy running alongside this one. launchd starts it at the next boot.
 register_bootstrap() {
     local mechanism
     if mechanism=$(first_regular_plist); then
         log "host already handed over ($mechanism is on disk): not registering $BOOT_LABEL"
+        return 0
+    elif driver_runs_this_at_boot; then
+        log "the M4 enrolment driver's daemon ($DRIVER_PLIST) runs this script at every boot" \
+            "until puppet's Safari and TCC classes have run: not registering $BOOT_LABEL"
         return 0
     fi
     install_script_copy || return 1
@@ -377,6 +398,18 @@ update_checkout() {
     in_checkout git reset --quiet --hard "origin/$PUPPET_BRANCH" >>"$LOG_FILE" 2>&1
 }
 
+# A power cut or a reboot during a git command leaves its lock files behind (.git/index.lock
+# after a reset or a checkout, ref locks after a fetch), and every later git command that needs
+# one fails with "File exists" until someone removes it by hand. This script holds its run lock
+# and is the checkout's only git user, so a lock found here is stale.
+clear_stale_git_locks() {
+    local lock
+    while IFS= read -r lock; do
+        log "removing $lock, left by an interrupted git command"
+        rm -f "$lock"
+    done < <(find "$CHECKOUT/.git" -name '*.lock' -type f 2>/dev/null)
+}
+
 sync_checkout() {
     wait_for_dns || return 1
     if [ ! -d "$CHECKOUT/.git" ]; then
@@ -386,6 +419,7 @@ sync_checkout() {
         log "$CHECKOUT does not track $PUPPET_REPO (the remote URL changed): re-cloning"
         clone_checkout
     else
+        clear_stale_git_locks
         update_checkout
     fi
 }

@@ -10,7 +10,14 @@ from typing import Callable
 import pytest
 
 from harness import Limits, Machine, MachineConfig, RunResult
+from harness.mac import confine
 from harness.world import install_fleet_world
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every Mac's disk is a tmpfs of its size in macsim's own mount namespace, which a process
+    # can enter only while it has one thread (harness/mac/confine.py): before any test runs.
+    confine.enter()
 
 
 class MacRun:

@@ -1,6 +1,7 @@
 """src/run-puppet.sh: what only it promises (started from stdin; its log sentences, exit codes and mail)."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,14 @@ content = "PUPPET_REPO=\\nPUPPET_BRANCH=\\n"
                        "run-puppet.sh", tmp_path / "mac")
     assert run.verdict == "pass", [v.message for v in run.violations]
     assert "settings: repo https://github.com/mozilla-platform-ops/ronin_puppet.git, branch master" in log_of(run)
+
+
+def test_a_log_line_a_full_disk_refuses_does_not_end_the_run():
+    # Under launchd stdout is the log file: on a full disk its write fails, and with set -e a
+    # failed printf would end the bootstrap where it should retry until someone frees room.
+    # /dev/full refuses every write with ENOSPC, as a full disk does.
+    body = (ROOT / "src" / "run-puppet.sh").read_text().rstrip("\n")
+    assert body.endswith('main "$@"')
+    probe = body[:-len('main "$@"')] + "LOG_IS_STDOUT=1\nlog 'the disk is full' >/dev/full\necho still running\n"
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (0, "still running\n"), done.stderr

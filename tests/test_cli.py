@@ -88,3 +88,67 @@ def test_the_timeline_shows_applies_the_network_and_the_handover(tmp_path):
     assert "network down until 90 s" in out and "network up" in out
     assert "puppet apply 1 exits 2: clean" in out
     assert "HANDED OVER: the semaphore and a regular mechanism on disk, no bootstrap daemon left" in out
+
+
+# ---- macsim explore ----
+
+def explore_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A small scenario and a bootstrap that removes itself before handing over: some power
+    cuts strand it."""
+    from test_explore import HAND_OVER, HEADER, REMOVE, SCENARIO
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    (tmp_path / "boot.sh").write_text(HEADER + REMOVE + HAND_OVER)
+    return tmp_path / "s.toml", tmp_path / "boot.sh"
+
+
+def test_explore_prints_replay_commands_that_reproduce_a_cut_inside_a_command(tmp_path):
+    scenario, script = explore_files(tmp_path)
+    result = macsim("explore", str(scenario), "--script", str(script), "-j", "2")
+    assert result.returncode == 1, result.stderr
+    replays = [line.split("replay: ", 1)[1] for line in result.stdout.splitlines() if "replay: macsim run" in line]
+    inside = next(replay for replay in replays if "--after-changes" in replay)
+    replayed = macsim(*inside.split()[1:])
+    assert replayed.returncode == 1, replayed.stderr
+    assert "[never-stranded]" in replayed.stdout
+    assert "--power-loss-at-step" in replayed.stdout.split("replay: ", 1)[1]  # its own replay keeps the cut
+
+
+def test_explore_shards_run_on_their_own_and_merge_into_the_unsharded_report(tmp_path):
+    scenario, script = explore_files(tmp_path)
+    whole = macsim("explore", str(scenario), "--script", str(script), "--json", str(tmp_path / "whole.json"))
+    for shard in ("1/2", "2/2"):
+        part = macsim("explore", str(scenario), "--script", str(script), "--shard", shard,
+                      "--json", str(tmp_path / f"{shard[0]}.json"))
+        assert f"shard {shard}" in part.stdout, part.stderr
+    merged = macsim("explore", "--merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"),
+                    "--json", str(tmp_path / "merged.json"), "--report", str(tmp_path / "report"))
+    assert merged.returncode == whole.returncode == 1, merged.stderr
+    failures = [json.loads((tmp_path / name).read_text())["failures"] for name in ("whole.json", "merged.json")]
+    assert failures[0] == failures[1] and failures[0]
+    assert (tmp_path / "report" / "index.html").is_file()
+
+
+def test_explore_report_has_a_page_for_each_failures_crash_run(tmp_path):
+    scenario, script = explore_files(tmp_path)
+    result = macsim("explore", str(scenario), "--script", str(script), "--report", str(tmp_path / "report"))
+    assert result.returncode == 1, result.stderr
+    pages = sorted(path.name for path in (tmp_path / "report").glob("crash-*.html"))
+    crash_runs = {line for line in result.stdout.splitlines() if line.startswith("    replay: ")}
+    assert len(pages) == len(crash_runs) > 0
+    assert all(page in (tmp_path / "report" / "index.html").read_text() for page in pages)
+
+
+def test_explore_refuses_a_shard_out_of_range_and_a_merge_with_a_scenario(tmp_path):
+    scenario, script = explore_files(tmp_path)
+    out_of_range = macsim("explore", str(scenario), "--shard", "4/3")
+    assert out_of_range.returncode == 2 and "--shard 4/3: expected I/N with 1 <= I <= N" in out_of_range.stderr
+    both = macsim("explore", str(scenario), "--merge", str(tmp_path / "a.json"))
+    assert both.returncode == 2 and "give no SCENARIO" in both.stderr
+    missing = macsim("explore", "--merge", str(tmp_path / "a.json"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_after_changes_without_the_step_it_cuts_is_bad_input(tmp_path):
+    scenario, script = explore_files(tmp_path)
+    result = macsim("run", "--script", str(script), "--after-changes", "1", str(scenario))
+    assert result.returncode == 2 and "--after-changes 1: expected" in result.stderr

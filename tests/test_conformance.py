@@ -244,15 +244,14 @@ def test_a_range_in_the_expectation_is_a_tolerance_between_real_and_simulated():
 
 
 def test_a_difference_on_known_fields_is_known_and_on_another_field_is_not():
-    probe = _probe("stat-format")
-    simulated = _run("simulator", {probe.id: {"owner_status": 1, "owner_stdout": "  File: x",
-                                              "size_status": 1, "size_stdout": "  File: x"}})
-    real = _run("real", {probe.id: {"owner_status": 0, "owner_stdout": "root:wheel 644",
-                                    "size_status": 0, "size_stdout": "5"}})
+    probe = _probe("date-formats")
+    same = {"epoch_status": 0, "epoch_stdout": "Thu Jan  1 00:00:00 UTC 1970",
+            "formatted_stdout": "2023-11-14T22:13:20Z"}
+    simulated = _run("simulator", {probe.id: {**same, "parse_status": 127, "parse_stdout": ""}})
+    real = _run("real", {probe.id: {**same, "parse_status": 0, "parse_stdout": "1704164645"}})
     verdict = compare_runs([probe], real, simulated, LISTED)[0]
     assert verdict.outcome == KNOWN and verdict.known[0].kind == "gap"
-    real = _run("real", {probe.id: {"owner_status": 0, "owner_stdout": "root:wheel 644",
-                                    "size_status": 0, "size_stdout": "5", "extra": True}})
+    real = _run("real", {probe.id: {**same, "parse_status": 0, "parse_stdout": "1704164645", "extra": True}})
     assert compare_runs([probe], real, simulated, LISTED)[0].outcome == DIFFER
 
 
@@ -267,11 +266,12 @@ def test_skipped_and_missing_probes_are_skipped_and_a_broken_line_is_an_error():
 
 
 def test_a_known_difference_that_no_longer_occurs_is_reported_as_stale():
-    probe = _probe("stat-format")
-    fixed = {"owner_status": 0, "owner_stdout": "root:wheel 644", "size_status": 0, "size_stdout": "5"}
+    probe = _probe("date-formats")
+    fixed = {"epoch_status": 0, "epoch_stdout": "Thu Jan  1 00:00:00 UTC 1970",
+             "formatted_stdout": "2023-11-14T22:13:20Z", "parse_status": 0, "parse_stdout": "1704164645"}
     verdicts = check_run([probe], _run("simulator", {probe.id: fixed}), LISTED)
     assert verdicts[0].outcome == AGREE
-    assert [e.probe for e in stale(LISTED, verdicts)] == ["stat-format"]
+    assert [e.probe for e in stale(LISTED, verdicts)] == ["date-formats"]
 
 
 def test_the_table_says_not_yet_confirmed_until_a_real_run_and_then_when_and_on_which_build():
@@ -288,7 +288,7 @@ def test_the_table_says_not_yet_confirmed_until_a_real_run_and_then_when_and_on_
                      comparison=compare_runs([probe], real, simulated, LISTED))
     row = next(line for line in table.splitlines() if line.startswith("| `tmp-layout`"))
     assert row.endswith("| agrees with the simulator (2025-06-02, macOS 15.5 (24F74)) |")
-    assert "| `stat-format` | owner_status, owner_stdout, size_status, size_stdout | gap |" in table
+    assert "| `date-formats` | parse_status, parse_stdout, parse_stderr | gap |" in table
 
 
 # The workflow file
@@ -478,7 +478,6 @@ def _real_from(simulated_run: Run) -> dict:
     """A hand-made real Mac's document: the simulator's observations, skipped where a runner
     cannot reboot, with the known differences answered as macOS answers them."""
     macos_answers = {
-        "stat-format": {"owner_status": 0, "owner_stdout": "root:wheel 644", "size_status": 0, "size_stdout": "5"},
         "date-formats": {"parse_status": 0, "parse_stdout": "1704164645", "parse_stderr": ""},
         "base-tools": {"awk_status": 0, "awk_stdout": "3", "which_status": 0, "which_stdout": "/bin/bash",
                        "plutil_status": 0, "plutil_stdout": f"{'/private/var/tmp/org.macsim.probe.base-tools/empty.plist'}: OK",
@@ -506,7 +505,7 @@ def test_compare_passes_a_real_run_that_differs_only_as_known(simulated, tmp_pat
     real = _document(tmp_path, _real_from(load_run(sim_json)), "real.json")
     compared = conformance("compare", str(real), str(sim_json), "--markdown", str(tmp_path / "table.md"))
     assert compared.returncode == 0, compared.stdout + compared.stderr
-    assert "known  stat-format: gap: owner_status, owner_stdout, size_status, size_stdout" in compared.stdout
+    assert "known  date-formats: gap: parse_status, parse_stderr, parse_stdout" in compared.stdout
     assert "skip   tmp-after-reboot: needs a reboot" in compared.stdout
     assert "0 differ" in compared.stdout
     table = (tmp_path / "table.md").read_text()

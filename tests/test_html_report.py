@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":  # run as a script: the repository's harness, as pytest would import it
     sys.path.insert(0, str(ROOT))
 
+from harness.mac.confine import temporary_folder  # noqa: E402
 from harness.scenarios import load_scenario, run_scenario  # noqa: E402
 from harness.scenarios.causes import first_cause  # noqa: E402
 from harness.tools.html import (file_name, write_exploration_index, write_gate_index, write_run_page,  # noqa: E402
@@ -50,8 +51,8 @@ HOSTILE = '</script><script>document.title="owned"</script><img src=x onerror="a
 def scenario_report(directory: Path, script_text: str, *, replay: str) -> dict:
     """Runs test-plan-1 with the script and writes its page, as `--report` does; the index's row."""
     scenario = load_scenario(SCENARIO)
-    with tempfile.TemporaryDirectory(prefix="macsim-html-test-") as work:
-        run = run_scenario(scenario, script_text.encode(), "run-puppet.sh", Path(work) / "mac")
+    with temporary_folder("macsim-html-test-") as work:  # a Mac's disk is a mount: not TemporaryDirectory
+        run = run_scenario(scenario, script_text.encode(), "run-puppet.sh", work / "mac")
     events = run.result.trace.events
     violations = [violation.to_json() for violation in run.violations]
     cause = first_cause(events, run.violations)
@@ -390,9 +391,16 @@ def test_the_gate_and_exploration_indexes_load_and_lead_to_a_first_cause(browser
                "same_failure_at_steps": []}
     exploration = write_exploration_index(tmp_path, {"scenario": "test-plan-1", "steps": 9, "crash_points": 1,
                                                      "with_a_torn_file": 0, "covered_by_an_equal_state": 8,
-                                                     "failures": [failure], "wall_s": 1.0},
+                                                     "failures": [failure], "wall_s": 1.0,
+                                                     "uncut": {"violations": [["semaphore-written", "no semaphore"]],
+                                                               "first_cause": "boot 1: $ puppet apply → 1"},
+                                                     "failing_as_without_a_cut": 4},
                                           {failure["replay"]: failing["page"]})
     browser.open(exploration)
+    # What the run without a cut breaks comes before what the cuts add.
+    assert browser.evaluate("[...document.querySelectorAll('main section.card h2')]"
+                            ".map(h => h.textContent)")[:2] == [
+        "Without a power cut the run already fails", "converges (1)"]
     browser.messages = []
     browser.click(f"a[href='{failing['page']}#first-cause']")
     browser.wait_for("Page.loadEventFired")

@@ -166,12 +166,12 @@ def test_the_same_seed_gives_the_same_trace(mac):
 def test_a_macos_command_that_is_not_simulated_fails_loudly(mac):
     mac.run("""
         #!/bin/bash
-        defaults read /Library/Preferences/com.apple.loginwindow 2> /var/tmp/err
+        pmset -g 2> /var/tmp/err
         echo "status $?" > /var/tmp/status
     """)
-    assert mac.read("/var/tmp/err") == "not simulated: defaults\n"
+    assert mac.read("/var/tmp/err") == "not simulated: pmset\n"
     assert mac.read("/var/tmp/status") == "status 127\n"
-    assert [e.data["name"] for e in mac.kinds("not-simulated")] == ["defaults"]
+    assert [e.data["name"] for e in mac.kinds("not-simulated")] == ["pmset"]
 
 
 def test_a_linux_only_tool_is_absent_as_on_a_mac(mac):
@@ -189,3 +189,35 @@ def test_a_process_that_never_sleeps_is_ended_by_the_step_limit(mac):
         while true; do :; done
     """, limits=Limits(steps=500, real_s=60))
     assert result.verdict is Verdict.LIMIT_STEPS
+
+
+def test_a_process_whose_threads_work_while_its_main_thread_waits_keeps_the_clock_still(mac):
+    # The main thread sleeps in join(); a worker thread computes, then writes. The clock moves
+    # only once every thread of every process is blocked, so the write comes at 0 s, not at 5.
+    mac.run("""
+        #!/bin/bash
+        python3 -c '
+import threading
+def work():
+    n = 0
+    for i in range(3000000):
+        n += i
+    open("/var/tmp/worked", "w").write(str(n))
+worker = threading.Thread(target=work)
+worker.start()
+worker.join()' &
+        sleep 5
+        wait
+    """)
+    written = [e for e in mac.kinds("file") if e.data["path"] == "/private/var/tmp/worked"]
+    assert [e.t_s for e in written] == [0.0]
+
+
+def test_shells_starting_at_once_are_recorded_in_the_order_of_their_pids(mac):
+    def prepare(machine):
+        for name in ("a", "b", "c"):
+            machine.disk.add_file(f"/Library/LaunchDaemons/org.example.{name}.plist",
+                                  plist_xml(f"org.example.{name}", ["/bin/bash", "-c", "echo started"], RunAtLoad=True))
+    mac.run(prepare=prepare)
+    hellos = [e.pid for e in mac.kinds("process-start") if "cwd" in e.data]
+    assert len(hellos) == 3 and hellos == sorted(hellos)

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import plistlib
 
+import pytest
+
+from harness import Machine, MachineConfig
+from harness.mac.confine import set_free_space, usage
 from harness.fleet import TCC_DB
 from harness.world.puppet import Apply, Puppet
 
@@ -96,3 +100,41 @@ def test_two_applies_at_once_are_marked_as_overlapping(mac):
         wait
     """, prepare=with_puppet(applies=(Apply(exit_code=0, duration_s=100, tcc="ok"),)))
     assert sorted(e.data["overlapping"] for e in mac.kinds("puppet-apply")) == [False, True]
+
+
+def test_an_apply_that_finds_the_disk_full_prints_puppets_error_and_fails(mac):
+    """Its download takes the room there is and stays; the role's files find none; the apply exits
+    with failures (6 after changes, 4 without) and an Error line, and the controller goes on.
+    What it prints goes to the script-job's output: the full disk would refuse a file."""
+    mac.run("""
+        #!/bin/bash
+        cd /var/tmp
+        for n in 1 2; do
+            /opt/puppetlabs/bin/puppet apply --detailed-exitcodes ./manifests/
+            echo "status $?"
+        done
+    """, prepare=with_puppet(applies=(Apply(exit_code=2, tcc="ok", writes_mb=16), Apply(exit_code=0, tcc="ok"))),
+            config=MachineConfig(disk_free_mb=8))
+    printed = mac.machine.output().splitlines()
+    assert [line for line in printed if line.startswith("status")] == ["status 6", "status 4"]
+    errors = [line for line in printed if line.startswith("Error:")]
+    assert errors[0].endswith("No space left on device @ io_write - /Library/Caches/puppet-downloads/apply-1.pkg")
+    assert "No space left on device" in errors[1]
+    assert 0 < mac.machine.disk.host_path("/Library/Caches/puppet-downloads/apply-1.pkg").stat().st_size < 16 << 20
+    assert not mac.exists("/Library/LaunchDaemons/org.mozilla.worker-runner.plist")
+    assert [e.data["clean"] for e in mac.kinds("puppet-apply-done")] == [False, False]
+
+
+def test_on_a_full_disk_the_tcc_database_does_not_appear_and_the_mac_goes_on(tmp_path):
+    machine = Machine(tmp_path / "mac", config=MachineConfig(disk_free_mb=1))
+    puppet = Puppet(machine)
+    puppet.install()
+    set_free_space(machine.disk.root, 1 << 20)
+    if not usage(machine.disk.root).capacity_bytes:
+        pytest.skip("this host gives the disk no size (README: safety)")
+    with pytest.raises(OSError, match="No space left on device"):  # filled until a write is refused
+        machine.disk.add_file("/var/tmp/fill", bytes(4 << 20))
+    machine.boots.count = 2  # a boot after the first, when cltbld's login makes the database
+    puppet._tcc_at_boot()
+    assert machine.disk.present(TCC_DB) is None
+    assert not list(machine.trace.of_kind("tcc-database"))

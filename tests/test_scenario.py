@@ -453,14 +453,14 @@ def test_a_missing_scenario_file_is_one_error(tmp_path):
 def test_an_unknown_top_level_key_suggests_the_closest_table(tmp_path):
     err = error(tmp_path, '[hots]\nrole = "x"\n')
     assert_error(err, "hots", "one of the keys of a scenario file: scenario, host, start, network, "
-                 "puppet, events, limits, expect, invariants", 'an unknown key "hots"')
+                 "puppet, mdm, broker, events, limits, expect, invariants", 'an unknown key "hots"')
     assert err.fix == 'did you mean "host"?'
 
 
 def test_an_unknown_key_deep_in_an_array_of_tables_suggests_the_closest_key(tmp_path):
     err = error(tmp_path, '[[host.files]]\npath = "/etc/x"\ncontents = "y"\n')
     assert_error(err, "host.files[0].contents", "one of the keys of [[host.files]]: path, content, "
-                 "content_file, script_under_test, owner, group, mode", 'an unknown key "contents"')
+                 "content_file, script_under_test, directory, owner, group, mode", 'an unknown key "contents"')
     assert err.fix == 'did you mean "content"?'
 
 
@@ -557,14 +557,15 @@ def test_negative_seconds_are_rejected(tmp_path):
 def test_an_unknown_event_kind_lists_the_kinds_and_suggests_one(tmp_path):
     err = error(tmp_path, '[[events]]\nat_s = 1\nwhat = "rebot"\n')
     assert_error(err, "events[0].what", 'one of "reboot", "halt", "power-loss", "macos-update", '
-                 '"deliver-file", "deliver-profile", "push-commit", "operator-run"', '"rebot" (a string)')
+                 '"deliver-file", "deliver-profile", "push-commit", "operator-run", "remove-files"', '"rebot" (a string)')
     assert err.fix == 'did you mean "reboot"?'
 
 
 def test_an_unknown_verdict_lists_the_verdicts(tmp_path):
     err = error(tmp_path, '[expect]\nverdict = "ok"\n')
     assert err.expected == ('one of "quiet", "blocked", "idle", "halted", "powered-off", "limit-boots", '
-                            '"limit-simulated-time", "limit-steps", "limit-real-time"')
+                            '"limit-simulated-time", "limit-steps", "limit-real-time", "limit-processes", '
+                            '"limit-memory"')
 
 
 def test_a_time_past_the_simulated_time_limit_is_rejected(tmp_path):
@@ -787,7 +788,7 @@ def test_a_file_an_update_writes_is_checked_like_a_host_file(tmp_path):
     assert err.key_path == "events[0].files[0].mode" and err.fix.startswith("quote it")
     err = error(tmp_path, UPDATE + '[[events.files]]\npath = "/opt/b"\nmod = "0644"\n')
     assert_error(err, "events[0].files[0].mod", "one of the keys of [[events.files]]: path, content, "
-                 "content_file, script_under_test, owner, group, mode", 'an unknown key "mod"')
+                 "content_file, script_under_test, directory, owner, group, mode", 'an unknown key "mod"')
 
 
 def test_an_update_writing_one_file_twice_is_rejected(tmp_path):
@@ -1017,3 +1018,49 @@ def test_network_up_after_s_under_host_points_to_the_network_table(tmp_path):
     err = error(tmp_path, "[host]\nnetwork_up_after_s = 30\n")
     assert err.key_path == "host.network_up_after_s"
     assert err.fix.startswith("a network that comes up late after every boot is [network] up_after_s = N")
+
+
+# A disk of a size, bounded processes: what a scenario says about them
+
+
+def test_a_scenario_sets_its_disks_free_space_and_its_process_and_memory_limits(tmp_path):
+    scenario = load(tmp_path, """
+        [host]
+        disk_free_mb = 48
+
+        [[puppet.applies]]
+        writes_mb = 64
+
+        [limits]
+        processes = 64
+        memory_mb = 256
+    """)
+    assert scenario.machine_config().disk_free_mb == 48
+    assert (scenario.limits.processes, scenario.limits.memory_mb) == (64, 256)
+    assert scenario.puppet.applies[0].writes_mb == 64
+    assert load(tmp_path, "").machine_config().disk_free_mb == MachineConfig.disk_free_mb
+
+
+def test_a_process_limit_too_small_for_a_shell_is_rejected(tmp_path):
+    err = error(tmp_path, "[limits]\nprocesses = 2\n")
+    assert err.key_path == "limits.processes" and err.expected.startswith("an integer")
+
+
+def test_a_remove_files_event_removes_what_it_names_when_it_comes(tmp_path):
+    scenario = load(tmp_path, """
+        [[events]]
+        at_s = 60
+        what = "remove-files"
+        paths = ["/Library/Caches/puppet-downloads", "/Users/Shared/nothing-there"]
+    """)
+    assert [(event.kind, event.paths) for event in scenario.events] == [
+        (EventKind.REMOVE_FILES, ("/Library/Caches/puppet-downloads", "/Users/Shared/nothing-there"))]
+    script = b"#!/bin/bash\nmkdir -p /Library/Caches/puppet-downloads\nsleep 120\nls /Library/Caches\n"
+    run = run_scenario(scenario, script, "s.sh", tmp_path / "mac", claims="any")
+    assert "puppet-downloads" not in run.machine.output()
+    assert any(e.kind == "scheduled" and "removed by hand" in e.data["what"] for e in run.result.trace.events)
+
+
+def test_a_remove_files_event_without_paths_says_what_to_add(tmp_path):
+    err = error(tmp_path, '[[events]]\nat_s = 1\nwhat = "remove-files"\n')
+    assert err.key_path == "events[0].paths" and 'paths = ["/Library/Caches/puppet-downloads"]' in err.fix

@@ -6,6 +6,7 @@ what the Mac says it is (sw_vers, uname, hostname) and DNS at boot (dscacheutil,
 from __future__ import annotations
 
 import os
+import plistlib
 import re
 import stat
 
@@ -247,3 +248,66 @@ def test_dscacheutil_finds_no_address_until_the_network_is_up(mac):
     assert mac.read("/var/tmp/before") == ""
     assert re.search(r"^ip_address: [0-9.]+$", mac.read("/var/tmp/after"), re.MULTILINE)
     assert mac.read("/var/tmp/after").startswith("name: github.com\n")
+
+
+# what the collector reads (stat -f, defaults, systemsetup, sysctl, uptime)
+
+
+def test_stat_f_shows_the_macos_owner_group_and_mode_from_the_ownership_table(mac):
+    mac.run(capture("chown cltbld:staff /var/tmp/src && chmod 640 /var/tmp/src && "
+                    "stat -f '%Su:%Sg %u:%g %Lp %HT %N' /var/tmp/src /var/tmp /tmp"))
+    assert out(mac) == ("cltbld:staff 501:20 640 Regular File /var/tmp/src\n"
+                        "root:wheel 0:0 1777 Directory /var/tmp\n"
+                        "root:wheel 0:0 755 Symbolic Link /tmp\n")
+
+
+def test_stat_of_a_missing_file_says_so_and_exits_1(mac):
+    mac.run(capture("stat -f %Su /var/tmp/none"))
+    assert (status(mac), err(mac)) == (1, "stat: /var/tmp/none: stat: No such file or directory\n")
+
+
+def test_defaults_read_prints_the_autologin_user_and_a_missing_key_exits_1(mac):
+    def prepare(machine):
+        machine.disk.add_file("/Library/Preferences/com.apple.loginwindow.plist",
+                              plistlib.dumps({"autoLoginUser": "cltbld", "GuestEnabled": False}))
+    mac.run("""
+        #!/bin/bash
+        defaults read /Library/Preferences/com.apple.loginwindow autoLoginUser > /var/tmp/user
+        defaults read /Library/Preferences/com.apple.loginwindow.plist GuestEnabled > /var/tmp/guest
+        defaults read /Library/Preferences/com.apple.loginwindow nothing 2> /var/tmp/err; echo $? > /var/tmp/status
+    """, prepare=prepare)
+    assert (mac.read("/var/tmp/user"), mac.read("/var/tmp/guest")) == ("cltbld\n", "0\n")
+    assert status(mac) == 1
+    assert err(mac) == ("\nThe domain/default pair of (/Library/Preferences/com.apple.loginwindow, nothing) "
+                        "does not exist\n")
+
+
+def test_defaults_read_of_a_domain_that_is_not_there_exits_1(mac):
+    mac.run(capture("defaults read /Library/Preferences/com.apple.loginwindow"))
+    assert (status(mac), err(mac)) == (1, "\nDomain /Library/Preferences/com.apple.loginwindow does not exist\n")
+
+
+def test_systemsetup_getremotelogin_follows_the_machine_and_wants_root(mac):
+    mac.run("""
+        #!/bin/bash
+        systemsetup -getremotelogin > /var/tmp/root
+        sudo -u cltbld systemsetup -getremotelogin > /var/tmp/user; echo $? > /var/tmp/status
+    """, config=MachineConfig(remote_login=False))
+    assert mac.read("/var/tmp/root") == "Remote Login: Off\n"
+    assert mac.read("/var/tmp/user") == "You need administrator access to run this tool... exiting!\n"
+    assert status(mac) == 1
+
+
+def test_sysctl_and_uptime_count_from_the_simulated_boot(mac):
+    mac.run("""
+        #!/bin/bash
+        sleep 3700
+        sysctl -n kern.boottime > /var/tmp/boot
+        sysctl hw.model > /var/tmp/model
+        uptime > /var/tmp/up
+        date -u +%s > /var/tmp/now
+    """)
+    booted = int(re.match(r"\{ sec = (\d+), usec = 0 \} ", mac.read("/var/tmp/boot")).group(1))
+    assert int(mac.read("/var/tmp/now")) - booted in range(3700, 3710)
+    assert mac.read("/var/tmp/model") == "hw.model: Mac16,10\n"
+    assert re.fullmatch(r"\d\d:\d\d  up 1:0\d, 0 users, load averages: 0.00 0.00 0.00\n", mac.read("/var/tmp/up"))

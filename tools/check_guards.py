@@ -6,7 +6,9 @@ Usage: python tools/check_guards.py [--script PATH] [--guards FILE] [--scenarios
 
 tests/quality/scenario_guards.toml names, for every scenario in scenarios/, one line of
 src/run-puppet.sh and what to replace it with (a "mutant"), what that breaks, and which
-expectation or invariant must fail. For each guard this tool:
+expectation or invariant must fail. A guard with `script = PATH` changes that file instead: the
+M4 enrolment driver a scenario runs (`[start] driver`), whose mutant runs as `--driver`. For
+each guard this tool:
 
 1. builds the mutant from the current script in a temporary directory; a `find` line that
    does not occur exactly once is an error (the script changed: update the guard);
@@ -45,7 +47,7 @@ DEFAULT_SCENARIOS = ROOT / "scenarios"
 MACSIM = [sys.executable, "-m", "harness"]
 RUN_TIMEOUT_S = 1800
 TEXT_KEYS = ("scenario", "mutant", "breaks", "expected_failure", "fails_with")
-KEYS = (*TEXT_KEYS, "find", "replace", "pending")
+KEYS = (*TEXT_KEYS, "find", "replace", "pending", "script")
 
 # Results
 CAUGHT = "caught"
@@ -74,6 +76,7 @@ class Guard:
     find: str | None = None
     replace: str | None = None
     pending: str | None = None
+    script: str | None = None  # the driver the mutant changes, relative to the root; None: the bootstrap
 
     @property
     def path(self) -> Path:
@@ -106,7 +109,7 @@ def load_guards(path: Path) -> list[Guard]:
         extra = set(entry) - set(KEYS)
         if extra:
             raise GuardFileError(f"{where}: unknown key(s) {sorted(extra)}; known: {', '.join(KEYS)}")
-        for key in (*TEXT_KEYS, "find", "replace", "pending"):
+        for key in (*TEXT_KEYS, "find", "replace", "pending", "script"):
             if key in entry and not isinstance(entry[key], str):
                 raise GuardFileError(f"{where}.{key}: expected a string, found {entry[key]!r}")
         missing = [key for key in TEXT_KEYS if not entry.get(key)]
@@ -145,10 +148,11 @@ def mutate(script: str, guard: Guard, script_name: str) -> str:
                      f"find and replace){hint}; find = {guard.find!r}")
 
 
-def run_macsim(script: Path, scenarios: list[Path], report: Path) -> tuple[int, dict | None, str]:
+def run_macsim(script: Path, scenarios: list[Path], report: Path,
+               driver: Path | None = None) -> tuple[int, dict | None, str]:
     """(exit status, the --json report or None, what macsim printed)."""
     command = [*MACSIM, "run", "--quiet", "--script", str(script), "--json", str(report),
-               *(str(path) for path in scenarios)]
+               *(["--driver", str(driver)] if driver else []), *(str(path) for path in scenarios)]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -171,9 +175,13 @@ def failures(item: dict) -> list[str]:
     return [f"{v.get('invariant')}: {v.get('message')}" for v in item.get("violations", [])]
 
 
-def check_mutant(guard: Guard, mutant: Path, workdir: Path) -> Row:
+def check_mutant(guard: Guard, mutant: Path, workdir: Path, script: Path) -> Row:
+    """Runs the guarded scenario with the mutant: as the bootstrap, or as the driver beside `script`."""
     row = Row(guard.path.stem, guard.mutant, guard.fails_with, "")
-    status, data, printed = run_macsim(mutant, [guard.path], workdir / "report.json")
+    if guard.script:
+        status, data, printed = run_macsim(script, [guard.path], workdir / "report.json", driver=mutant)
+    else:
+        status, data, printed = run_macsim(mutant, [guard.path], workdir / "report.json")
     item = scenario_reports(data).get(guard.path.resolve())
     if status == 0 and item is not None and item.get("verdict") == "pass":
         row.result = NOT_CAUGHT
@@ -270,8 +278,11 @@ def main(argv: list[str] | None = None) -> int:
                 row.result, row.details = PENDING, [guard.pending]
             else:
                 try:
-                    text = mutate(script, guard, script_name)
-                except ValueError as error:
+                    if guard.script:
+                        text = mutate((ROOT / guard.script).read_text(), guard, guard.script)
+                    else:
+                        text = mutate(script, guard, script_name)
+                except (ValueError, OSError) as error:
                     row.result, row.details = STALE, [str(error)]
                     print(f"check_guards: {args.guards} guard[{guard.index}] ({guard.scenario}): {error}",
                           file=sys.stderr)
@@ -303,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def one(guard: Guard) -> Row:
             folder = mutants[guard.index].parent
-            return check_mutant(guard, mutants[guard.index], folder)
+            return check_mutant(guard, mutants[guard.index], folder, args.script)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for guard, row in zip(to_run, pool.map(one, to_run)):
                 rows[guard.index] = row

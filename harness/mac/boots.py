@@ -20,6 +20,7 @@ from .changes import FileChanges, Holder
 from .channel import Switchboard
 from .clock import Clock
 from .config import MachineConfig, Verdict
+from .cuts import Change, CutsUnavailable, Supervisor, listener_of
 from .disk import Disk
 from .identity import Identity
 from .init import Init
@@ -70,9 +71,29 @@ class Boots:
         #: Paths whose presence each boot event reports, by name (the fleet's semaphore, say).
         self.reported: dict[str, str] = {}
         self._sandbox: tuple[str, Runtime, tuple[tuple[Path, str], ...]] | None = None
+        self._preexec: Callable[[], None] | None = None
+        self._on_change: Callable[[Change, int, int], str | None] | None = None  # cuts.py, when asked
+        self._step: Callable[[], int] = lambda: 0
+        self.supervisor: Supervisor | None = None
 
-    def prepare(self, bwrap: str, runtime: Runtime, ro_binds: tuple[tuple[Path, str], ...]) -> None:
+    def prepare(self, bwrap: str, runtime: Runtime, ro_binds: tuple[tuple[Path, str], ...],
+                preexec: Callable[[], None] | None = None) -> None:
+        """How each boot's sandbox starts; `preexec` puts it under the Mac's bounds (bounds.py)."""
         self._sandbox = (bwrap, runtime, ro_binds)
+        self._preexec = preexec
+
+    def stop_changes(self, on_change: Callable[[Change, int, int], str | None], step: Callable[[], int]) -> None:
+        """From the next boot on, every change a process makes to the disk waits for
+        `on_change(change, step, changes before it in the step)` (cuts.py)."""
+        self._on_change, self._step = on_change, step
+
+    def _supervise(self) -> None:
+        fd = listener_of(self.boot.init_host_pid, self._init.listener_fd) if self._init.listener_fd >= 0 else None
+        if fd is None:
+            raise CutsUnavailable("cuts inside commands need seccomp user notification and pidfd_getfd "
+                                  "(Linux 5.6 or later, seccomp allowed in the sandbox); this host refuses them")
+        self.supervisor = Supervisor(fd, step=self._step, on_change=self._on_change)
+        self._switchboard.watch(fd, self.supervisor.handle)
 
     # -- starting a boot --
 
@@ -91,11 +112,14 @@ class Boots:
         self._identity.forget_boot()
         self._forget_boot()
         bwrap, runtime, ro_binds = self._sandbox
-        self.boot = Boot(bwrap, self._disk.root, runtime, ro_binds)
+        self.boot = Boot(bwrap, self._disk.root, runtime, ro_binds, cuts=self._on_change is not None,
+                         preexec=self._preexec)
         self._init.attach(self.boot)
         self._switchboard.watch_init(self.boot.events_fd, self._init.read_events)
         self._changes.watch(self._disk.root)
         self._init.await_ready()
+        if self._on_change is not None:
+            self._supervise()
         if self.update is not None:
             self._installer_boot()
             return
@@ -158,6 +182,10 @@ class Boots:
         # Kill first: a process whose connection closes while it is still alive would take
         # the missing answer as a go-ahead.
         self.boot.power_off()
+        if self.supervisor is not None:
+            self._switchboard.unwatch(self.supervisor.fd)
+            self.supervisor.close()
+            self.supervisor = None
         self._switchboard.drop_all()
         self._switchboard.unwatch_init()
         self._changes.stop(self._holder())
@@ -202,7 +230,7 @@ class Boots:
         """SIGTERM to every process, SIGKILL after the grace period (§8.3)."""
         self.teardown_started = True
         self._launchd.stop_all()
-        self._init.send(lambda boot: boot.kill_all(signal.SIGTERM))
+        self._init.signal_all(signal.SIGTERM)
         self._clock.call_later(self.config.shutdown_grace_s, "shutdown SIGKILL", self.finish_shutdown,
                                scope="boot")
 

@@ -3,13 +3,16 @@
 The kernel sees every write; here inotify (watch.py) reports them and this module turns each
 into what the Mac records: the ownership table follows renames and removals, a file a non-root
 user created is theirs, and every change is a `file` event, with launchd's verdict on a daemon
-plist written where launchd loads from. A change can make a PathState job runnable.
+plist written where launchd loads from. A change can make a PathState job runnable. A step
+after which the disk has no room left (a write refused with ENOSPC, or one that just fit) is a
+`disk-full` event, once until room comes back (confine.py).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable, Protocol
 
+from .confine import Volume
 from .disk import Disk
 from .watch import DiskWatch
 
@@ -36,11 +39,14 @@ class FileChanges:
         self._launchd = launchd
         self._event = event
         self._watch: DiskWatch | None = None
+        self._volume: Volume | None = None
+        self._full = False
 
     def watch(self, root: Path) -> None:
         """Starts watching at a boot. Not in the controller's selector: changes are drained at
         each step, so that each change belongs to the step that made it."""
         self._watch = DiskWatch(root)
+        self._volume = Volume.at(root)
 
     def stop(self, holder: Holder | None) -> None:
         if self._watch:
@@ -70,3 +76,15 @@ class FileChanges:
                         path=path, change=change, **extra)
         if changes:  # PathState jobs only care when something changed; most steps change nothing
             self._launchd.files_changed()
+        if self._volume is not None:
+            self._note_space(holder)
+
+    def _note_space(self, holder: Holder | None) -> None:
+        usage = self._volume.usage()
+        if usage.full and not self._full:
+            what = "no inode left" if usage.free_inodes == 0 else "no space left"
+            self._event("disk-full", pid=holder.ns_pid if holder else None, job=holder.job if holder else None,
+                        capacity_mb=round(usage.capacity_bytes / (1 << 20), 1),
+                        detail=f"{what} on the Mac's disk ({usage.capacity_bytes >> 20} MiB): writes fail with "
+                               "No space left on device")
+        self._full = usage.full

@@ -126,8 +126,10 @@ def describe(result) -> dict:
 class Switchboard:
     """The socket, the connections, init's pipe, and the requests waiting to be granted."""
 
-    def __init__(self, on_hello: Callable[[Conn, Frame], None]) -> None:
-        self._on_hello = on_hello  # a bash started: the controller records it, then says ok
+    def __init__(self, on_hello: Callable[[Conn, Frame], None], identify: Callable[[Conn], None]) -> None:
+        self._on_hello = on_hello  # a bash started: the controller records it (`greet`)
+        self._identify = identify  # who it is, looked up while it surely lives
+        self._hellos: list[tuple[Conn, Frame]] = []  # not recorded yet
         self._selector = selectors.DefaultSelector()
         self._server: socket.socket | None = None
         self._conns: dict[int, Conn] = {}
@@ -136,6 +138,7 @@ class Switchboard:
         self.activity = 0  # grows with everything read: "did anything arrive?"
         self.poll_s = POLL_MIN_S
         self.idle = False  # the last wait ended with nothing to read
+        self._boot = 0  # grows when a boot's connections all go
 
     def open(self, path: Path) -> None:
         if path.exists():
@@ -146,6 +149,23 @@ class Switchboard:
         self._server.setblocking(False)
         self._selector.register(self._server, selectors.EVENT_READ, "server")
 
+    def detach(self) -> None:
+        """Lets go of every socket and of the selector without a word to the kernel objects
+        behind them: this is a forked copy of the controller (snapshot.py), and the original
+        still uses them (unregistering here would unregister there). `open()` makes new ones."""
+        self._selector.close()
+        self._selector = selectors.DefaultSelector()
+        for conn in self._conns.values():
+            conn.closed = True
+            conn.sock.close()
+        self._conns.clear()
+        self.pending.clear()
+        self._hellos.clear()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self._init = None
+
     def close(self) -> None:
         if self._server is not None:
             self._selector.unregister(self._server)
@@ -155,29 +175,48 @@ class Switchboard:
 
     def watch_init(self, fd: int, on_ready: Callable[[], None]) -> None:
         self._init = (fd, on_ready)
-        self._selector.register(fd, selectors.EVENT_READ, "init")
+        self._selector.register(fd, selectors.EVENT_READ, on_ready)
 
     def unwatch_init(self) -> None:
         if self._init is not None:
-            try:
-                self._selector.unregister(self._init[0])
-            except (KeyError, ValueError):
-                pass
+            self.unwatch(self._init[0])
             self._init = None
+
+    def watch(self, fd: int, on_ready: Callable[[], None]) -> None:
+        """Calls `on_ready()` whenever `fd` has something to read (the boot's seccomp listener)."""
+        self._selector.register(fd, selectors.EVENT_READ, on_ready)
+
+    def unwatch(self, fd: int) -> None:
+        try:
+            self._selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
 
     def pump(self, timeout_s: float) -> None:
         """Waits up to `timeout_s` for anything from the Mac, and reads all that arrived."""
         ready = self._selector.select(timeout_s)
         self.idle = not ready and timeout_s > 0
+        boot = self._boot
         for key, _ in ready:
+            if self._boot != boot:
+                return  # what was handled ended the boot (a power cut): the rest is gone with it
             self.activity += 1
             what = key.data
             if what == "server":
                 self._accept()
-            elif what == "init":
-                self._init[1]()
-            else:
+            elif isinstance(what, Conn):
                 self._read(what)
+            else:
+                what()
+
+    def greet(self) -> None:
+        """Records the shells that started since the last call, by pid. Shells starting at once
+        say hello in whatever order the host runs them; the controller records them when it
+        next grants a step, when every process is blocked or known, so the trace does not
+        depend on that order (nor on whether init's report of the spawn came first)."""
+        hellos, self._hellos = sorted(self._hellos, key=lambda hello: hello[1].ns_pid), []
+        for conn, frame in hellos:
+            self._on_hello(conn, frame)
 
     def drain_nowait(self) -> bool:
         """Reads whatever already arrived; True if anything did."""
@@ -201,8 +240,10 @@ class Switchboard:
         conn.sock.close()
 
     def drop_all(self) -> None:
+        self._boot += 1
         for conn in list(self._conns.values()):
             self.drop(conn)
+        self._hellos.clear()  # a boot that ended before granting them anything: never recorded
 
     def _accept(self) -> None:
         while True:
@@ -248,7 +289,8 @@ class Switchboard:
     def _on_frame(self, conn: Conn, frame: Frame) -> None:
         conn.ns_pid = frame.ns_pid
         if frame.kind == "bash":
-            self._on_hello(conn, frame)
+            self._identify(conn)
+            self._hellos.append((conn, frame))
             conn.line_mode = True
             conn.send(encode("ok"))
         elif frame.kind == "step":

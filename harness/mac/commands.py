@@ -7,13 +7,14 @@ own commands (puppet, facter, python3's mail relay, the worker) when they are in
 from __future__ import annotations
 
 from . import launchctl
-from .shims import files, power, python, ssh, sudo, system
+from .shims import curl, directory, files, keychain, power, python, settings, softwareupdate, ssh, sudo, system
 from .shims.calls import Commands
 
 
 def builtin() -> Commands:
     """A fresh table of the Mac's own commands (a Mac adds its world's to its own copy)."""
     table = Commands()
-    for module in (launchctl, files, power, python, ssh, sudo, system):
+    for module in (launchctl, curl, directory, files, keychain, power, python, settings, softwareupdate, ssh,
+                   sudo, system):
         table.update(module.COMMANDS)
     return table

@@ -33,6 +33,9 @@ class MachineConfig:
     #: disk yet (macos-behaviour.md §9b: "the last few simulated seconds").
     unflushed_s: float = 5.0
     timezone: str = "UTC"
+    #: Free space on the disk when the Mac first boots, in MiB: its capacity is what the host's
+    #: files take then plus this (confine.py). A write past it fails with ENOSPC inside the Mac.
+    disk_free_mb: int = 2048
 
     @property
     def macos_tuple(self) -> tuple[int, ...]:
@@ -47,6 +50,11 @@ class Limits:
     simulated_s: float = 3 * 24 * 3600
     steps: int = 100_000
     real_s: float = 300
+    #: Processes (and threads) of the Mac at once; a refused fork ends the run (bounds.py).
+    processes: int = 512
+    #: Memory of the Mac's processes, in MiB, besides what they wrote to its disk; an OOM kill
+    #: ends the run.
+    memory_mb: int = 1024
 
 
 class Verdict(str, Enum):
@@ -59,3 +67,5 @@ class Verdict(str, Enum):
     LIMIT_SIMULATED = "limit-simulated-time"
     LIMIT_STEPS = "limit-steps"
     LIMIT_REAL = "limit-real-time"
+    LIMIT_PROCESSES = "limit-processes"
+    LIMIT_MEMORY = "limit-memory"

@@ -1,8 +1,9 @@
 """The Mac's persistent disk on the host: a fresh macOS layout, and what the controller puts on it.
 
 The disk is a host directory that every sandboxed process sees as `/` (paths.py resolves paths
-on it); its accounts are in its own /etc files (accounts.py); the macOS owner and group of each
-path are in a table beside it (ownership.py).
+on it), a tmpfs of the Mac's capacity where the host allows (confine.py); its accounts are in its
+own /etc files (accounts.py); the macOS owner and group of each path are in a table beside it
+(ownership.py), outside that capacity.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .accounts import DEFAULT_ACCOUNTS, DEFAULT_GROUPS, Account, Accounts, Group
+from .confine import Volume
 from .ownership import Ownership, effective, pin
 from .paths import DISK_TOP_LEVEL, DISK_TOP_SYMLINKS, DiskError, DiskPaths, in_host_tree, join, under
 
@@ -117,7 +119,7 @@ class Disk(DiskPaths):
                             f"or empty directory, found existing content; remove it or pick "
                             f"another directory")
         homes = _home_dirs(accounts, groups)
-        root.mkdir(parents=True, exist_ok=True)
+        Volume.mount(root)  # a tmpfs, sized when its Mac first boots (confine.py); else a folder
         os.chmod(root, 0o755)
         for name, target in DISK_TOP_SYMLINKS.items():
             os.symlink(target, root / name)
@@ -143,7 +145,12 @@ class Disk(DiskPaths):
 
         def write(host: Path) -> None:
             target = host.with_name(f".{host.name}.tmp") if atomic else host
-            target.write_bytes(data)
+            try:
+                target.write_bytes(data)
+            except OSError:
+                if atomic:  # a full disk (confine.py): the old file stays, the partial one goes
+                    target.unlink(missing_ok=True)
+                raise
             os.chmod(target, mode)
             if atomic:
                 os.replace(target, host)

@@ -48,6 +48,10 @@ class Init:
         self.users: dict[int, str] = {}  # ns pid -> macOS user, for spawns (identity.py reads it)
         self._next_spawn_id = 1
         self.acks_outstanding = 0
+        self.listener_fd = -1
+        #: Told (pid, or None for all; signal; to its group?) before a signal goes: the scheduler
+        #: then knows who is about to wake up (census.py).
+        self.before_signal: Callable[[int | None, int, bool], None] = lambda pid, sig, group: None
 
     def attach(self, boot: Boot) -> None:
         """A new boot: nothing of the last one's processes is left."""
@@ -65,6 +69,8 @@ class Init:
         while time.monotonic() < deadline:
             for words in self.read_events(block=True):
                 if words and words[0] == "ready":
+                    # init's own descriptor of its seccomp listener, if it was asked for one (cuts.py)
+                    self.listener_fd = int(words[2]) if len(words) > 2 else -1
                     return
         raise SandboxError("the Mac's init did not start within 10 s")
 
@@ -84,7 +90,13 @@ class Init:
         return spawn
 
     def signal(self, ns_pid: int, sig: int, *, group: bool = False) -> None:
+        self.before_signal(ns_pid, sig, group)
         self.send(lambda boot: (boot.killpg if group else boot.kill)(ns_pid, sig))
+
+    def signal_all(self, sig: int) -> None:
+        """Every process of the boot but init (a shutdown)."""
+        self.before_signal(None, sig, True)
+        self.send(lambda boot: boot.kill_all(sig))
 
     def settle(self, timeout_s: float = ACK_TIMEOUT_S) -> None:
         """Waits until init has acknowledged every request: the signals and spawns a shim asked

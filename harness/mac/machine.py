@@ -18,6 +18,7 @@ holds.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -29,12 +30,15 @@ from typing import Callable
 from ..errors import SimulatorFault
 from ..trace import Trace
 from .boots import Boots
+from .bounds import MIB, Bounds
 from .bridge import cache_dir, native_program
 from .changes import FileChanges
-from .channel import Conn, Frame, Request, Switchboard, describe
+from .answering import Answering
+from .channel import Switchboard
 from .clock import Clock
 from .commands import builtin
 from .config import Limits, MachineConfig, Verdict
+from .confine import NO_ROOM, RUNTIME_BYTES, Volume, capacity_bytes, remove_tree, set_free_space
 from .disk import Disk
 from .paths import OutsideDisk
 from .identity import Identity
@@ -46,7 +50,34 @@ from .processes import find_bwrap
 from .sandbox import HOST_USR, Runtime
 from .scheduler import Scheduler
 from .sessions import start_session
-from .shims.calls import DEFERRED, Answer, Call, Commands, Exec
+from .stepbuiltin import INSIDE_PATH as STEP_BUILTIN_INSIDE, step_builtin
+from .watch import release as release_watch
+from .shims.calls import Commands
+
+
+def _inside_path(disk: Disk, runtime: Runtime, mac_path: str, cwd: str) -> Path | None:
+    """The host path that `mac_path` names inside the Mac, or None if nothing is there: on the
+    disk, or in the command directories and the host's /usr that the sandbox shows."""
+    try:
+        host = disk.host_path(mac_path, cwd=cwd)
+    except OutsideDisk as outside:
+        resolved = outside.mac_path
+        for mac_dir in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec"):
+            if os.path.dirname(resolved) == mac_dir:
+                link = runtime.command_dir(mac_dir) / os.path.basename(resolved)
+                return link if os.path.lexists(link) else None
+        if resolved.startswith("/usr/"):
+            host = HOST_USR / resolved[len("/usr/"):]
+            return host if host.exists() else None
+        return None
+    return host if os.path.lexists(host) else None
+
+
+@functools.cache
+def _shared_runtime(cache: Path) -> tuple[Runtime, Path | None]:
+    """The read-only runtime and the step builtin, found (or built) once per process: checking
+    them hashes the shim client, which costs more than a short boot's steps."""
+    return Runtime.shared(native_program(), cache), step_builtin(cache)
 
 
 @dataclass
@@ -80,10 +111,13 @@ class Machine:
         self.runtime: Runtime | None = None
         self.launchd = Launchd(self)
         self.network = Network(self.clock, self.event, config.network_up_after_s)
-        self.switchboard = Switchboard(on_hello=self._hello)
         self.init = Init(self.event, before_exit=lambda: self.changes.drain(self.scheduler.holder),
                          on_exit=self._hint_quiet)
         self.identity = Identity(self.init)
+        self.init.before_signal = lambda pid, sig, group: self.scheduler.release_signalled(pid, sig, group)
+        self.answering = Answering(self, commands=self.commands, identity=self.identity, init=self.init,
+                                   scheduler=lambda: self.scheduler)
+        self.switchboard = Switchboard(on_hello=self.answering.hello, identify=self.answering.identify)
         self.changes = FileChanges(self.disk, self.launchd, self.event)
         self.boots = Boots(config=config, max_boots=limits.boots, disk=self.disk, clock=self.clock,
                            launchd=self.launchd, network=self.network, init=self.init, identity=self.identity,
@@ -92,7 +126,7 @@ class Machine:
                            forget_boot=lambda: self.scheduler.forget_boot())
         self.scheduler = Scheduler(limits=limits, clock=self.clock, switchboard=self.switchboard, init=self.init,
                                    boots=self.boots, changes=self.changes, identity=self.identity,
-                                   stream=self.prng.child("schedule"), answer=self._answer_call,
+                                   stream=self.prng.child("schedule"), answer=self.answering.call,
                                    event=self.event, finish=self._finish, finished=self._finished)
 
     # -- what kind of Mac, and where it is in its life --
@@ -110,8 +144,7 @@ class Machine:
         return self.scheduler.steps
 
     @property
-    def last_loaded(self) -> list[str]:
-        """launchd's labels when the last boot ended."""
+    def last_loaded(self) -> list[str]:  # launchd's labels when the last boot ended
         return self.boots.last_loaded
 
     @property
@@ -162,9 +195,19 @@ class Machine:
         in a macOS update's installer."""
         return self.boots.accepts_logins()
 
-    def power_loss_at_step(self, step: int) -> None:
-        """Cuts the power just before global step `step` would run."""
-        self.scheduler.power_loss_steps.add(step)
+    def power_loss_at_step(self, step: int, after_changes: int | None = None) -> None:
+        """Cuts the power just before global step `step` would run; with `after_changes`, in
+        that step instead, once its command(s) made that many changes to the disk (cuts.py)."""
+        if after_changes is None:
+            self.scheduler.power_loss_steps.add(step)
+        else:
+            self.scheduler.power_loss_changes[step] = after_changes
+            self.stop_changes()
+
+    def stop_changes(self) -> None:
+        """Every change a process makes to the disk waits for the controller (cuts.py), which
+        can cut the power between two changes of one command; `scheduler.before_change` sees each."""
+        self.boots.stop_changes(self.scheduler.on_change, lambda: self.scheduler.steps)
 
     def tear_at_power_loss(self, mac_path: str, mode: str = "empty") -> None:
         """If `mac_path` was written in the last `config.unflushed_s` simulated seconds (and not
@@ -190,7 +233,12 @@ class Machine:
         pushed), whichever boot the Mac is in then."""
         def fire() -> None:
             self.event("scheduled", what=label)
-            action()
+            try:
+                action()
+            except OSError as error:
+                if error.errno not in NO_ROOM:
+                    raise
+                self.event("disk-full", detail=f"{label}: failed, {os.strerror(error.errno)}")
             self.changes.drain(self.scheduler.holder)
         self.clock.call_at(at_s, label, fire, priority=-1)
 
@@ -217,21 +265,48 @@ class Machine:
         A Machine runs once; its disk can be handed to a new Machine to run again."""
         if self._runtime_dir is not None:
             raise SimulatorFault("this Machine has already run; make a new Machine on the same directory")
+        set_free_space(self.disk.root, self.config.disk_free_mb * MIB)  # the host's files are in place
+        self._open_runtime()
+        return self._follow(self.boots.start)
+
+    def continue_in(self, directory: Path, begin: Callable[[], None], runtime_files: Path) -> RunResult:
+        """A fork of a running machine, detached from its boot (snapshot.py), moves to `directory` (a copy
+        of its folder; `runtime_files` go in a new runtime) and goes on: `begin()`, then every boot."""
+        old, self.directory = self.directory, Path(directory)
+        self.disk.root = self.directory / self.disk.root.relative_to(old)
+        self.disk.ownership.table_path = self.directory / self.disk.ownership.table_path.relative_to(old)
+        self._ro_binds = [(self.directory / host.relative_to(old) if host.is_relative_to(old) else host, inside)
+                          for host, inside in self._ro_binds]
+        self._open_runtime()
+        for kept in sorted(runtime_files.iterdir()):  # the network's flag, session outputs
+            shutil.copyfile(kept, self._runtime_dir / kept.name)
+        return self._follow(begin)
+
+    def _open_runtime(self) -> None:
         # The socket path must stay short (108 bytes), so the runtime lives in /tmp.
-        self._runtime_dir = Path(tempfile.mkdtemp(prefix="macsim-"))
-        self.runtime = Runtime.shared(native_program(), cache_dir()).with_run_dir(self._runtime_dir)
+        self._runtime_dir = Path(tempfile.mkdtemp(prefix=f"macsim-{os.getpid()}-"))  # `macsim clean` knows it
+        Volume.mount(self._runtime_dir, RUNTIME_BYTES)  # what sessions print is bounded too
+        self.bounds = Bounds.create(self.limits, capacity_bytes(self.disk.root))
+        self.scheduler.breach = self.bounds.breach
+        shared, builtin = _shared_runtime(cache_dir())
+        self.runtime = shared.with_run_dir(self._runtime_dir)
         self.network.shared_dir = self.runtime.run
-        self.boots.prepare(find_bwrap(), self.runtime, tuple(self._ro_binds))
+        binds = tuple(self._ro_binds) + (((builtin, STEP_BUILTIN_INSIDE),) if builtin else ())
+        self.boots.prepare(find_bwrap(), self.runtime, binds, preexec=self.bounds.preexec)
         self.switchboard.open(self.runtime.socket_path)
+
+    def _follow(self, begin: Callable[[], None]) -> RunResult:
         try:
-            self.boots.start()
+            begin()
             self.scheduler.run()
         finally:
             self.boots.end()
+            self.bounds.close()
+            release_watch(self.disk.root)
             self.switchboard.close()
             self.trace.close()
             self._keep_outputs()
-            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            remove_tree(self._runtime_dir)
         return RunResult(self.verdict, self.boot_count, self.steps, self.clock.now_s, self.trace,
                          self.verdict_detail)
 
@@ -293,53 +368,4 @@ class Machine:
 
     def inside_path(self, mac_path: str, cwd: str = "/") -> Path | None:
         """The host path that `mac_path` names inside the Mac, or None if nothing is there."""
-        try:
-            host = self.disk.host_path(mac_path, cwd=cwd)
-        except OutsideDisk as outside:
-            resolved = outside.mac_path
-            for mac_dir in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec"):
-                if os.path.dirname(resolved) == mac_dir:
-                    link = self.runtime.command_dir(mac_dir) / os.path.basename(resolved)
-                    return link if os.path.lexists(link) else None
-            if resolved.startswith("/usr/"):
-                host = HOST_USR / resolved[len("/usr/"):]
-                return host if host.exists() else None
-            return None
-        return host if os.path.lexists(host) else None
-
-    # -- shim calls and shells starting ----------------------------------------------------
-
-    def _hello(self, conn: Conn, frame: Frame) -> None:
-        """A bash started on the Mac (the launcher's first frame)."""
-        self.event("process-start", pid=conn.ns_pid, job=self.identity.of(conn)[1], argv=frame.argv,
-                   cwd=frame.cwd)
-
-    def _answer_call(self, request: Request) -> None:
-        frame = request.frame
-        name = frame.name
-        call = Call(name=name, argv=frame.argv, cwd=frame.cwd, env=frame.env, pid=request.ns_pid,
-                    host_pid=request.conn.host_pid, user=request.user, job=request.job, machine=self)
-        conn = request.conn
-
-        def reply(result) -> None:
-            self.event("call-answered", pid=call.pid, job=call.job, name=name, **describe(result))
-            conn.answer(result)
-
-        call.reply = reply
-        handler = self.commands.get(name)
-        if handler is None:
-            result = Answer(127, "", f"not simulated: {name}\n")
-            self.event("not-simulated", pid=call.pid, job=call.job, name=name, argv=frame.argv, cwd=frame.cwd)
-        else:
-            result = handler(call)
-        self.event("call", pid=call.pid, job=call.job, name=name, argv=frame.argv, cwd=frame.cwd,
-                   user=call.user, step=self.steps, **describe(result))
-        if isinstance(result, Exec):
-            # What the exec'd command writes belongs to the user it now runs as (sudo -u).
-            conn.identity = None
-            request.user, request.job = self.identity.of(conn)
-        if result is DEFERRED:
-            self._hint_quiet()
-        else:
-            self.init.settle()
-            conn.answer(result)
+        return _inside_path(self.disk, self.runtime, mac_path, cwd)

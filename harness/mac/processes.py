@@ -3,8 +3,13 @@
 One boot is one bubblewrap sandbox with its own pid namespace. Its pid 2 is `macsim-init`,
 which forks launchd's jobs on request, signals them and reaps every orphan, so all processes
 of a boot see one another as on a Mac. This module is the only place that starts or kills a
-process; it also reads the host's /proc to tell whether every process of the boot is blocked
-(the clock may then move) and to map a pid to its ancestors.
+process; it also reads /proc to tell whether every process of the boot is blocked (the clock
+may then move) and to map a pid to its ancestors.
+
+Two ways to tell. A census (census.py, `Boot.own_proc`) reads the boot's own /proc and knows
+for sure when every process waits for the controller or for one that does. Otherwise a glimpse
+(`Boot.quiescent`) reads every process, threads included, twice across a short settle
+interval: quiet when all were blocked and none ran in between.
 """
 from __future__ import annotations
 
@@ -16,13 +21,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import EnvironmentFailure, SandboxError
 from .bridge import encode
+from .census import SLEEPING, OwnProc, fd_flags, read_small, stat_fields
 from .sandbox import INSIDE, Runtime, bwrap_argv
 
 #: How long an unchanged, all-blocked process table must stay so before it counts as quiet.
 QUIESCENCE_SETTLE_S = 0.0005
+
+
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,8 @@ class ProcInfo:
     host_pid: int
     ns_pid: int
     ppid_host: int
-    state: str
-    switches: int
+    state: str  # of its least blocked thread
+    switches: int  # context switches of all its threads
     name: str
     started: int = 0  # clock ticks after the host's boot: with host_pid, names one process for good
 
@@ -53,19 +62,6 @@ def find_bwrap() -> str:
     return str(bwrap_path())
 
 
-def _read_small(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 _NS_PIDS: dict[int, int] = {}
 
 
@@ -73,35 +69,57 @@ def _ns_pid(host_pid: int) -> int:
     """The pid the Mac sees for a host pid (fixed for the life of the process, so cached)."""
     known = _NS_PIDS.get(host_pid)
     if known is None:
-        status = _read_small(f"/proc/{host_pid}/status") or b""
+        status = read_small(f"/proc/{host_pid}/status") or b""
         line = next((ln for ln in status.split(b"\n") if ln.startswith(b"NSpid:")), b"NSpid: 0")
         known = int(line.split()[-1])
         _NS_PIDS[host_pid] = known
     return known
 
 
+def _switches(status_path: str) -> int:
+    status = read_small(status_path) or b""
+    return sum(int(line.split()[-1]) for line in status.split(b"\n") if b"ctxt_switches:" in line)
+
+
+def _threads(host_pid: int, switches: bool) -> tuple[str, int]:
+    """(the state of the least blocked thread, all threads' context switches): a process whose
+    main thread waits for its workers (git's pack-objects, index-pack) is not blocked."""
+    state, count = "S", 0
+    try:
+        tids = os.listdir(f"/proc/{host_pid}/task")
+    except OSError:
+        return "S", 0
+    for tid in tids:
+        stat = read_small(f"/proc/{host_pid}/task/{tid}/stat")
+        if not stat:
+            continue
+        thread_state = stat_fields(stat)[1][0].decode()
+        if thread_state not in SLEEPING:
+            state = thread_state
+        if switches:
+            count += _switches(f"/proc/{host_pid}/task/{tid}/status")
+    return state, count
+
+
 def read_proc(host_pid: int, *, switches: bool = False) -> ProcInfo | None:
     """One process's state from the host's /proc, or None if it is gone. Context-switch counts
     (a second, longer file) only when asked."""
-    stat = _read_small(f"/proc/{host_pid}/stat")
+    stat = read_small(f"/proc/{host_pid}/stat")
     if not stat:
         return None
-    # "pid (comm) state ppid …": comm may hold spaces and parentheses, so split at the last ')'.
-    head, _, tail = stat.rpartition(b")")
-    fields = tail.split()
-    count = 0
-    if switches:
-        status = _read_small(f"/proc/{host_pid}/status") or b""
-        for line in status.split(b"\n"):
-            if b"ctxt_switches:" in line:
-                count += int(line.split()[-1])
+    comm, fields = stat_fields(stat)
+    state, count = fields[0].decode(), 0
+    if int(fields[17]) > 1:
+        thread_state, count = _threads(host_pid, switches)
+        state = state if thread_state in SLEEPING else thread_state
+    elif switches:
+        count = _switches(f"/proc/{host_pid}/status")
     return ProcInfo(host_pid=host_pid, ns_pid=_ns_pid(host_pid), ppid_host=int(fields[1]),
-                    state=fields[0].decode(), switches=count,
-                    name=head.partition(b"(")[2].decode("utf-8", "replace"), started=int(fields[19]))
+                    state=state, switches=count, name=comm.decode("utf-8", "replace"), started=int(fields[19]))
 
 
 def _children(host_pid: int) -> list[int]:
-    data = _read_small(f"/proc/{host_pid}/task/{host_pid}/children")
+    data = read_small(f"/proc/{host_pid}/task/{host_pid}/children")
     return [int(pid) for pid in data.split()] if data else []
 
 
@@ -122,13 +140,16 @@ class Boot:
     """The sandbox of one boot: its pid namespace, its init and the channel to it."""
 
     def __init__(self, bwrap: str, disk_root: Path, runtime: Runtime,
-                 ro_binds: tuple[tuple[Path, str], ...] = ()) -> None:
+                 ro_binds: tuple[tuple[Path, str], ...] = (), *, cuts: bool = False,
+                 preexec: Callable[[], None] | None = None) -> None:
+        """`cuts`: init stops every process's changes to files for the controller (cuts.py).
+        `preexec` runs in bubblewrap's process before it starts: the Mac's bounds (bounds.py)."""
         _NS_PIDS.clear()  # host pids of an earlier boot may come back as other processes
         init_cmd_r, self._cmd_w = os.pipe()
         self._events_r, init_events_w = os.pipe()
         info_r, info_w = os.pipe()
         argv = bwrap_argv(bwrap, disk_root, runtime, info_fd=info_w,
-                          command=[f"{INSIDE}/bin/macsim-init"], ro_binds=ro_binds)
+                          command=[f"{INSIDE}/bin/macsim-init", *(["--cuts"] if cuts else [])], ro_binds=ro_binds)
 
         def wire_init_fds() -> None:
             # bwrap passes inherited descriptors through to the command: init reads its
@@ -137,11 +158,14 @@ class Boot:
             lifted = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (init_cmd_r, init_events_w, info_w)]
             for target, fd in zip((3, 4, 5), lifted):
                 os.dup2(fd, target)
+            if preexec is not None:
+                preexec()
 
         argv[argv.index("--info-fd") + 1] = "5"
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             preexec_fn=wire_init_fds, close_fds=False, env={},
+            process_group=0,  # a Ctrl-C reaches the controller alone, which then ends the boot
         )
         for fd in (init_cmd_r, init_events_w, info_w):
             os.close(fd)
@@ -152,11 +176,19 @@ class Boot:
             raise SandboxError(f"the sandbox did not start: {stderr.strip() or 'no reason given'}") from None
         os.set_blocking(self._events_r, False)
         self._event_buffer = b""
+        self.own_proc = OwnProc(self.pid1_host)  # the census of its processes (census.py)
         self.alive = True
+        self.abandoned = False
 
     @property
     def events_fd(self) -> int:
         return self._events_r
+
+    @property
+    def init_host_pid(self) -> int | None:
+        """The host's pid of the boot's init (bwrap's pid 1 has it as its only child)."""
+        children = _children(self.pid1_host)
+        return children[0] if children else None
 
     def read_events(self) -> list[list[str]]:
         """Lines init reported since the last call, split into words."""
@@ -196,6 +228,8 @@ class Boot:
 
     def power_off(self) -> None:
         """Every process dies at once: SIGKILL to the namespace's pid 1, then wait for the rest."""
+        if self.abandoned:
+            return  # the original controller's to end (abandon)
         if self.process.poll() is None:
             try:
                 os.kill(self.pid1_host, signal.SIGKILL)
@@ -206,14 +240,49 @@ class Boot:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._close_descriptors()
+
+    def _close_descriptors(self) -> None:
         for fd in (self._cmd_w, self._events_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
+        self.own_proc.close()
         if self.process.stderr:
             self.process.stderr.close()
         self.alive = False
+
+    def abandon(self) -> None:
+        """Lets go of the boot without touching it: this is a forked copy of the controller (a
+        crash point explored from the moment it happened, snapshot.py), which keeps nothing of
+        it. The processes run on for the original, whose descriptors stay open; powering off
+        does nothing here."""
+        self.abandoned = True
+        self.process.returncode = 0  # not this copy's child: never wait for it
+        self._close_descriptors()
+
+    def files_open_for_writing(self) -> list[str]:
+        """Every file of the Mac's disk some process of the boot has open for writing, as the
+        Mac names it (once per descriptor): what a power cut closes, so that inotify reports each
+        as written (snapshot.py makes a fork see the same). Paths outside the disk are left out."""
+        found = []
+        for host_pid in sorted(self.processes()):
+            try:
+                descriptors = sorted(os.listdir(f"/proc/{host_pid}/fd"), key=int)
+            except OSError:
+                continue
+            for fd in descriptors:
+                try:
+                    target = os.readlink(f"/proc/{host_pid}/fd/{fd}")
+                    with open(f"/proc/{host_pid}/fdinfo/{fd}") as info:
+                        flags = fd_flags(info.read())
+                except (OSError, ValueError):
+                    continue
+                if flags & os.O_ACCMODE != os.O_RDONLY and target.startswith("/") \
+                        and not target.startswith(("/.macsim/", "/dev/", "/proc/")) and not target.endswith(" (deleted)"):
+                    found.append(target)
+        return found
 
     # -- the process table, read from the host's /proc --
 

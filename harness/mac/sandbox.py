@@ -25,18 +25,18 @@ SHIMS: dict[str, tuple[str, ...]] = {
     "/bin": ("launchctl", "date", "sleep", "hostname"),
     "/sbin": ("shutdown", "reboot", "halt"),
     "/usr/bin": ("sudo", "install", "sw_vers", "dscacheutil", "id", "whoami", "uname", "chgrp",
-                 "mktemp", "ssh", "python3"),
-    "/usr/sbin": ("chown", "scutil"),
+                 "mktemp", "ssh", "python3", "stat", "uptime", "defaults", "curl", "security"),
+    "/usr/sbin": ("chown", "scutil", "systemsetup", "sysctl", "sysadminctl", "softwareupdate"),
 }
 
 # macOS-only commands macsim does not model: they fail loudly instead of doing nothing.
 NOT_SIMULATED: dict[str, tuple[str, ...]] = {
-    "/usr/bin": ("defaults", "dscl", "profiles", "csrutil", "pmset", "codesign", "security",
+    "/usr/bin": ("dscl", "profiles", "csrutil", "pmset", "codesign",
                  "plutil", "ditto", "open", "osascript", "log", "fdesetup", "tccutil",
                  "xcode-select", "caffeinate", "sqlite3", "kmutil", "mdfind", "fs_usage"),
-    "/usr/sbin": ("softwareupdate", "systemsetup", "networksetup", "diskutil", "spctl",
-                  "system_profiler", "ioreg", "nvram", "sysadminctl", "pkgutil", "installer",
-                  "sysctl", "ipconfig", "kextstat", "bless", "dseditgroup", "createhomedir"),
+    "/usr/sbin": ("networksetup", "diskutil", "spctl",
+                  "system_profiler", "ioreg", "nvram", "pkgutil", "installer",
+                  "ipconfig", "kextstat", "bless", "dseditgroup", "createhomedir"),
     "/usr/libexec": ("PlistBuddy", "mdmclient"),
     "/sbin": ("md5", "mount_apfs", "kextload"),
 }

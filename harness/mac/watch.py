@@ -5,6 +5,11 @@ coalesced per path, in a stable order: the controller calls it at each step, so 
 is attributed to the step that made it. Changes inside a directory created within the same
 drain are folded into that directory's creation, and git's own bookkeeping under `.git/` is
 left out: a clone is one event, not thousands.
+
+A watch is made at every boot and closed at its end, but the inotify instance behind it lives
+on for the next boot of the same disk (closing one waits for the kernel to free its marks, 10
+to 15 ms): a new watch takes it over, drops what it reported while no watch was open, and
+watches every directory again. `release()` closes it for good, in the background.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import ctypes.util
 import errno
 import os
 import struct
+import threading
 from pathlib import Path
 
 IN_MODIFY = 0x2
@@ -30,6 +36,10 @@ WATCH_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELET
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _EVENT = struct.Struct("iIII")
+#: Inotify instances between two boots of a disk: root -> (descriptor, its watched directories).
+_PARKED: dict[Path, tuple[int, dict[int, str]]] = {}
+#: The watch of each disk being watched now.
+_LIVE: dict[Path, "DiskWatch"] = {}
 
 
 class DiskWatch:
@@ -37,15 +47,31 @@ class DiskWatch:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-        self._dirs: dict[int, str] = {}
+        parked = _PARKED.pop(root, None)
+        if parked is not None:
+            self.fd, self._dirs = parked
+            _read_all(self.fd)  # changes made while no watch was open are not reported
+        else:
+            self.fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+            if self.fd < 0:
+                raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+            self._dirs = {}
         self.overflowed = False
+        self._pending = b""  # read ahead of a drain (prefetch), reported by the next one
         self._watch_tree(root)
+        _LIVE[root] = self
 
     def close(self) -> None:
-        os.close(self.fd)
+        """Ends this watch; its inotify instance waits for the next boot of the disk."""
+        if _LIVE.get(self.root) is self:
+            del _LIVE[self.root]
+        if self.fd >= 0:
+            stale = _PARKED.pop(self.root, None)
+            if stale is not None:
+                release_fd(stale[0])
+            _PARKED[self.root] = (self.fd, self._dirs)
+            self.fd = -1
+
 
     def _watch(self, directory: Path) -> None:
         wd = _libc.inotify_add_watch(self.fd, os.fsencode(directory), WATCH_MASK)
@@ -55,6 +81,8 @@ class DiskWatch:
             self.overflowed = True
 
     def _watch_tree(self, top: Path) -> None:
+        if self.fd < 0:
+            return  # a detached watch (detach_all) adds nothing
         for directory, subdirs, _ in os.walk(top):
             subdirs[:] = [d for d in subdirs if d != ".git"]
             self._watch(Path(directory))
@@ -66,15 +94,7 @@ class DiskWatch:
     def drain(self) -> list[tuple[str, str, str | None]]:
         """(macOS path, change, old path) since the last call; change is created, written,
         removed, renamed (from the old path), moved-away, moved-here or attributes."""
-        raw = b""
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            raw += chunk
+        raw, self._pending = self._pending + (_read_all(self.fd) if self.fd >= 0 else b""), b""
         changes: dict[str, str] = {}
         renamed_from: dict[int, str] = {}  # inotify cookie -> the old name of a rename
         sources: dict[str, str] = {}  # new name -> old name, for renames within the disk
@@ -135,3 +155,66 @@ class DiskWatch:
             if not parent:
                 folded.append((path, changes[path]))
         return folded
+
+
+def _read_all(fd: int) -> bytes:
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return raw
+        if not chunk:
+            return raw
+        raw += chunk
+
+
+def release_fd(fd: int) -> None:
+    # The kernel frees the watches before close() returns: in the background, nobody waits.
+    threading.Thread(target=os.close, args=(fd,), daemon=True).start()
+
+
+def release(root: Path) -> None:
+    """Closes the inotify instance kept for `root`'s next boot: the machine has run."""
+    parked = _PARKED.pop(root, None)
+    if parked is not None:
+        release_fd(parked[0])
+
+
+def prefetch(root: Path) -> None:
+    """Reads what the kernel has queued for `root`'s watch; its next drain reports it. Done just
+    before the controller forks (snapshot.py): both copies then hold the same changes, and
+    neither has to read the instance they share."""
+    watch = _LIVE.get(root)
+    if watch is not None and watch.fd >= 0:
+        watch._pending += _read_all(watch.fd)
+
+
+def detach_all() -> None:
+    """In a forked copy of the controller: lets go of every inotify instance without reading
+    or closing it for the original, which still uses it. A live watch keeps what was read
+    ahead (`prefetch`) and reports only that from now on."""
+    for watch in _LIVE.values():
+        if watch.fd >= 0:
+            os.close(watch.fd)  # this copy's descriptor only
+            watch.fd = -1
+    for fd, _ in _PARKED.values():
+        os.close(fd)
+    _PARKED.clear()
+
+
+def inject_closes(root: Path, mac_paths: list[str]) -> None:
+    """Adds to what `root`'s watch reports next a close after writing of each of `mac_paths`:
+    what the kernel would queue if the processes holding them open died now (snapshot.py: a
+    fork cuts the power without killing the original's processes)."""
+    watch = _LIVE.get(root)
+    if watch is None:
+        return
+    by_dir = {path: wd for wd, path in watch._dirs.items()}
+    for mac_path in mac_paths:
+        folder, _, name = mac_path.rpartition("/")
+        wd = by_dir.get(folder or "/")
+        if wd is not None and name:
+            raw = os.fsencode(name) + b"\0"
+            raw += b"\0" * (-len(raw) % 4)
+            watch._pending += _EVENT.pack(wd, IN_CLOSE_WRITE, 0, len(raw)) + raw

@@ -27,7 +27,9 @@ from .invariants import Violation
 
 #: Commands that ask and never act: their failure is an answer, not a fault.
 QUESTIONS = {"date", "sleep", "hostname", "sw_vers", "uname", "id", "whoami", "scutil", "dscacheutil",
-             "python3", "macsim-mail", "start-worker", "facter"}
+             "python3", "macsim-mail", "start-worker", "facter",
+             # what an enrolment driver polls: a secure token, a certificate in the keychain
+             "sysadminctl", "security"}
 LAUNCHCTL_QUESTIONS = {"print", "list", "print-disabled", "blame", "error", "help", "version", "managerpid",
                        "dumpstate", "examine"}
 #: Booting out or removing what is not loaded: the wanted state already holds.
@@ -78,7 +80,7 @@ def _command_text(event: Event) -> str:
     return f"{text} ({errors[-1]})" if errors else text
 
 
-def _what_went_wrong(event: Event) -> tuple[str, str] | None:
+def what_went_wrong(event: Event) -> tuple[str, str] | None:
     """(kind, text) when the event is a thing that went wrong, else None."""
     data = event.data
     if event.kind == "call" and _failed_action(event):
@@ -108,7 +110,7 @@ def first_cause(events: list[Event], violations: list[Violation]) -> Cause | Non
         if event.kind == "step":
             lines[(event.boot, event.job)] = f"{os.path.basename(event.data['file'])}:{event.data['line']}"
             continue
-        wrong = _what_went_wrong(event)
+        wrong = what_went_wrong(event)
         if wrong:
             kind, text = wrong
             return Cause(kind, text, event.boot, event.t_s, event.seq, event.job, lines.get((event.boot, event.job)))

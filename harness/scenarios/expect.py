@@ -207,7 +207,7 @@ def _semaphore_never_written(fact: Fact, events: list[Event], _: Judged) -> str 
 @_fact(FactKind.REBOOTED)
 def _rebooted(fact: Fact, events: list[Event], _: Judged) -> str | None:
     asked = [e for e in events if e.kind == "shutdown" and e.data["how"] == "reboot"
-             and not e.data["cause"].startswith("scheduled")]
+             and not e.data["cause"].startswith(("scheduled", "macOS"))]  # a macOS update's are MDM's
     return _count(fact, len(asked), "reboots on request")
 
 

@@ -3,20 +3,24 @@
 Each invariant has a stable id, one sentence of meaning, and reports its violations with the
 boot and step of the events that prove them. A scenario may switch one off with a reason, or
 expect one to fail (a field failure it reproduces). The bootstrap's identity (label, paths) is
-the reboot-survivable change's, from harness/fleet.py.
+the reboot-survivable change's, from harness/fleet.py. On an M4 enrolled by the fleet's driver a
+second self-registering daemon, the driver's (com.mozilla.m4-bootstrap), runs run-puppet.sh at
+every boot too: the invariants see both.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ..fleet import (BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST_NAME, CONTRACTS, LABELS, REGULAR_PLISTS,
-                     SEMAPHORE, WORKER_RUNNER_PLIST, binds)
+from ..fleet import (BOOTSTRAP_COPY, BOOTSTRAP_LABEL, BOOTSTRAP_PLIST_NAME, CONTRACTS, DRIVER_COMPLETE, DRIVER_COPY,
+                     DRIVER_LABEL, DRIVER_PLIST_NAME, LABELS, REGULAR_PLISTS, SEMAPHORE, WORKER_RUNNER_PLIST, binds)
 from ..trace import Event
 
 #: More reboots than this, asked for by the script itself, is a loop (the TCC bound is 3).
 MAX_REQUESTED_REBOOTS = 5
 PRESENT = ("created", "moved-here", "renamed", "written")
+#: Who runs the bootstrap's copy at boot, by label, as a violation names them.
+DAEMONS = {BOOTSTRAP_LABEL: "the bootstrap daemon", DRIVER_LABEL: "the M4 enrolment driver's daemon"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,10 @@ class DiskView:
         self.daemons: set[str] = set()
         self.semaphore = False
         self.copy = False
-        self.broken: dict[str, str] = {}  # daemon plist name, or BOOTSTRAP_COPY -> why it cannot run
+        self.driver_copy = False
+        self.driver_seen = False  # the host runs under the M4 enrolment driver (its plist or copy seen)
+        self.driver_complete = False  # it wrote /var/log/m4-bootstrap-complete: it will not run again
+        self.broken: dict[str, str] = {}  # daemon plist name, or a script copy -> why it cannot run
         self.disabled: set[str] = set()  # labels launchd will not start (the override database)
 
     def apply(self, event: Event) -> None:
@@ -61,6 +68,8 @@ class DiskView:
             self.daemons = set(event.data.get("daemons", ()))
             self.semaphore = event.data.get("semaphore", False)
             self.copy = event.data.get("bootstrap_copy", self.copy)
+            self.driver_copy = event.data.get("driver_copy", self.driver_copy)
+            self.driver_seen = self.driver_seen or self.driver_copy or DRIVER_PLIST_NAME in self.daemons
             self.disabled = set(event.data.get("disabled", ()))
             return
         if event.kind == "override":
@@ -89,6 +98,11 @@ class DiskView:
                 self.semaphore = here
             elif name == BOOTSTRAP_COPY:
                 self.copy = here
+            elif name == DRIVER_COPY:
+                self.driver_copy = here
+            elif name == DRIVER_COMPLETE:
+                self.driver_complete = here
+        self.driver_seen = self.driver_seen or self.driver_copy or DRIVER_PLIST_NAME in self.daemons
 
     def _judge(self, path: str, event: Event) -> None:
         daemon = _daemon_name(path)
@@ -110,6 +124,16 @@ class DiskView:
         return self._usable(BOOTSTRAP_PLIST_NAME) and self.copy and BOOTSTRAP_COPY not in self.broken
 
     @property
+    def driver_registered(self) -> bool:
+        return DRIVER_PLIST_NAME in self.daemons
+
+    @property
+    def driver_runnable(self) -> bool:
+        """The M4 enrolment driver's daemon will start at the next boot and run run-puppet.sh over
+        ssh (it does so at every boot until puppet's Safari and TCC classes have run)."""
+        return self._usable(DRIVER_PLIST_NAME) and self.driver_copy and DRIVER_COPY not in self.broken
+
+    @property
     def regular_mechanism(self) -> bool:
         return any(self._usable(name) for name in REGULAR_PLISTS)
 
@@ -120,10 +144,10 @@ class DiskView:
 
     @property
     def something_will_run_it(self) -> bool:
-        """A mechanism on disk that will run run-puppet.sh at a later boot: the bootstrap, or a
-        regular one that starts by itself."""
-        return self.bootstrap_runnable or any(self._usable(name) and self._starts_by_itself(name)
-                                              for name in REGULAR_PLISTS)
+        """A mechanism on disk that will run run-puppet.sh at a later boot: the bootstrap, the M4
+        enrolment driver's daemon, or a regular one that starts by itself."""
+        return self.bootstrap_runnable or self.driver_runnable or any(
+            self._usable(name) and self._starts_by_itself(name) for name in REGULAR_PLISTS)
 
     def _usable(self, name: str) -> bool:
         return name in self.daemons and name not in self.broken and LABELS[name] not in self.disabled
@@ -145,6 +169,7 @@ class DiskView:
             bootstrap = f"the bootstrap's plist is on disk but its script copy {BOOTSTRAP_COPY} is missing"
         else:
             bootstrap = f"the bootstrap's script copy {BOOTSTRAP_COPY} is on disk but {self.broken[BOOTSTRAP_COPY]}"
+        driver = [self._why_not_driver()] if self.driver_seen else []
         regular = []
         for name in REGULAR_PLISTS:
             if name not in self.daemons:
@@ -153,11 +178,26 @@ class DiskView:
                 regular.append(f"{name} is on disk but {self._why_not(name)}")
             else:
                 regular.append(f"{name} is on disk but waits for the semaphore {shown(SEMAPHORE)}, which is not there")
-        return "; ".join([bootstrap, *(regular or ["no regular mechanism is on disk"])])
+        return "; ".join([bootstrap, *driver, *(regular or ["no regular mechanism is on disk"])])
+
+    def _why_not_driver(self) -> str:
+        """Why the M4 enrolment driver's daemon will not run run-puppet.sh at the next boot."""
+        if not self.driver_registered:
+            done = f" (it wrote {shown(DRIVER_COMPLETE)}: it is done)" if self.driver_complete else ""
+            return (f"the M4 enrolment driver's plist is gone{done}" if not self.driver_copy else
+                    f"the M4 enrolment driver's plist is missing (its script copy {DRIVER_COPY} is there)")
+        if not self._usable(DRIVER_PLIST_NAME):
+            return f"the M4 enrolment driver's plist is on disk but {self._why_not(DRIVER_PLIST_NAME)}"
+        if not self.driver_copy:
+            return f"the M4 enrolment driver's plist is on disk but its script copy {DRIVER_COPY} is missing"
+        return f"the M4 enrolment driver's script copy {DRIVER_COPY} is on disk but {self.broken[DRIVER_COPY]}"
 
     @property
     def handed_over(self) -> bool:
-        return self.semaphore and self.regular_mechanism and not self.bootstrap_registered
+        """The regular mechanism has the host: the semaphore, a regular plist, and neither
+        self-registering daemon (the bootstrap's, the M4 enrolment driver's) left."""
+        return (self.semaphore and self.regular_mechanism and not self.bootstrap_registered
+                and not self.driver_registered)
 
 
 def shown(path: str) -> str:
@@ -185,18 +225,32 @@ def converges(events: list[Event]) -> Iterable[Violation]:
                                          ("no semaphore", not view.semaphore),
                                          ("no regular mechanism on disk", not view.regular_mechanism),
                                          ("the bootstrap plist still on disk", view.bootstrap_registered),
-                                         ("the bootstrap script copy still on disk", view.copy)) if wrong]
+                                         ("the bootstrap script copy still on disk", view.copy),
+                                         ("the M4 enrolment driver's plist still on disk", view.driver_registered),
+                                         ("the M4 enrolment driver's script copy still on disk", view.driver_copy))
+                if wrong]
     if problems:
         yield _violation("converges", "not handed over at the end: " + ", ".join(problems),
                          events, len(events) - 1)
 
 
 def no_overlap(events: list[Event]) -> Iterable[Violation]:
-    """Never two puppet applies at once."""
+    """Never two puppet applies at once, whoever started them (the bootstrap's daemon, the M4
+    enrolment driver's over ssh, the regular mechanism, an operator)."""
+    running: dict[int, Event] = {}  # apply number -> its start, until it ends or the boot does
     for index, event in enumerate(events):
-        if event.kind == "puppet-apply" and event.data.get("overlapping"):
-            yield _violation("no-overlap", f"puppet apply {event.data['number']} started while another "
-                                           f"was still running (pid {event.pid}, {event.job})", events, index)
+        if event.kind == "boot":
+            running.clear()
+        elif event.kind == "puppet-apply-done":
+            running.pop(event.data["number"], None)
+        elif event.kind == "puppet-apply":
+            if event.data.get("overlapping"):
+                others = ", ".join(f"apply {number} (pid {other.pid}, {other.job})"
+                                   for number, other in sorted(running.items()))
+                yield _violation("no-overlap", f"puppet apply {event.data['number']} started while another "
+                                               f"was still running (pid {event.pid}, {event.job})"
+                                               + (f": {others}" if others else ""), events, index)
+            running[event.data["number"]] = event
 
 
 def never_stranded(events: list[Event]) -> Iterable[Violation]:
@@ -220,15 +274,23 @@ def never_stranded(events: list[Event]) -> Iterable[Violation]:
         started = started or event.kind == "process-start"
 
 
+#: What says "this host is ready": the worker semaphore (the bootstrap and the M4 enrolment driver
+#: both write it) and the driver's mark that its enrolment is complete.
+READY_MARKS = {SEMAPHORE: "the semaphore", DRIVER_COMPLETE: f"the M4 enrolment driver's mark {DRIVER_COMPLETE}"}
+
+
 def semaphore_truthful(events: list[Event]) -> Iterable[Violation]:
-    """The semaphore is never written before a clean apply."""
+    """The semaphore (and the M4 enrolment driver's completion mark) is never written before a
+    clean apply, by whoever writes it; the message names the writer."""
     clean = False
     for index, event in enumerate(events):
         if event.kind == "puppet-apply-done" and event.data["clean"]:
             clean = True
-        elif event.kind == "file" and event.data["path"] == SEMAPHORE and event.data["change"] in PRESENT and not clean:
-            yield _violation("semaphore-truthful", "the semaphore was written before any clean puppet apply",
-                             events, index)
+        elif (event.kind == "file" and event.data["path"] in READY_MARKS and event.data["change"] in PRESENT
+              and not clean):
+            writer = DAEMONS.get(event.job, event.job or "the world")
+            yield _violation("semaphore-truthful", f"{READY_MARKS[event.data['path']]} was written before any clean "
+                                                   f"puppet apply (by {writer}, pid {event.pid})", events, index)
             return
 
 
@@ -259,7 +321,8 @@ def no_reboot_loop(events: list[Event]) -> Iterable[Violation]:
 
 
 def single_mechanism(events: list[Event]) -> Iterable[Violation]:
-    """After handover, later boots run the regular mechanism only."""
+    """After handover, later boots run the regular mechanism only: neither the bootstrap's daemon
+    nor the M4 enrolment driver's."""
     view = DiskView()
     handed_over_in: int | None = None
     for index, event in enumerate(events):
@@ -267,8 +330,8 @@ def single_mechanism(events: list[Event]) -> Iterable[Violation]:
         if handed_over_in is None and view.handed_over:
             handed_over_in = event.boot
         if (handed_over_in is not None and event.boot > handed_over_in and event.kind == "job-started"
-                and event.job == BOOTSTRAP_LABEL):
-            yield _violation("single-mechanism", f"the bootstrap daemon ran again in boot {event.boot}, after "
+                and event.job in DAEMONS):
+            yield _violation("single-mechanism", f"{DAEMONS[event.job]} ran again in boot {event.boot}, after "
                                                  f"the handover in boot {handed_over_in}", events, index)
             return
 

@@ -10,7 +10,7 @@ from ..mac.paths import canonical
 from . import checks
 from .load_host import file_spec, files, kernel_of
 from .schema import (_EVENT_CLASSES, DeliverFile, DeliverProfile, EventKind, Halt, Host, MacosUpdate, OperatorRun,
-                     PowerLoss, PushCommit, ScenarioEvent)
+                     PowerLoss, PushCommit, RemoveFiles, ScenarioEvent)
 from .tables import _EVENT_KEYS, Context, Table
 
 
@@ -55,6 +55,11 @@ def event(ctx: Context, entry: Table, kind: EventKind, at_s: float, version: str
                                                     r"[A-Za-z0-9._][A-Za-z0-9._/-]*"), "master"))
     if kind is EventKind.OPERATOR_RUN:
         return OperatorRun(at_s, entry.get("args", checks.ARGS, ()))
+    if kind is EventKind.REMOVE_FILES:
+        if not entry.has("paths"):
+            raise entry.fail("paths", "the files or folders removed", "nothing (the key is missing)",
+                             'add paths = ["/Library/Caches/puppet-downloads"]')
+        return RemoveFiles(at_s, removes(ctx, entry, "paths"))
     return _EVENT_CLASSES[kind](at_s)
 
 
@@ -78,22 +83,23 @@ def macos_update(ctx: Context, entry: Table, at_s: float, version: str) -> Macos
                        entry.get("network_up_after_s", checks.seconds(example="120"), None))
 
 
-def removes(ctx: Context, entry: Table) -> tuple[str, ...]:
-    """The paths a macOS update removes: each inside a top-level folder, each listed once."""
-    paths = entry.get("removes", checks.strings(checks.mac_path(example='"/usr/local/bin/python3"'),
-                                            "an array of absolute macOS paths",
-                                            '["/usr/local/bin/python3"]'), ())
+def removes(ctx: Context, entry: Table, key: str = "removes") -> tuple[str, ...]:
+    """The paths a macOS update (or someone, by hand) removes: each inside a top-level folder,
+    each listed once."""
+    paths = entry.get(key, checks.strings(checks.mac_path(example='"/usr/local/bin/python3"'),
+                                      "an array of absolute macOS paths",
+                                      '["/usr/local/bin/python3"]'), ())
     seen: dict[str, int] = {}
     for index, path in enumerate(paths):
-        where = f"{entry.at('removes')}[{index}]"
+        where = f"{entry.at(key)}[{index}]"
         resolved = canonical(path)
         parts = resolved.strip("/").split("/")
         if resolved in ("/", "/usr/local") or len(parts) < (3 if parts[0] == "private" else 2):
             raise ctx.error(where, "a path inside a top-level folder of the disk (not /, /Library, "
                             "/Users, /opt, /private/var, /usr/local, ...)", checks.describe(path),
-                            "name the files or folders inside it that the update removes")
+                            "name the files or folders inside it that are removed")
         if resolved in seen:
-            raise ctx.error(where, "each path once", f"{checks.render(path)}, already removes[{seen[resolved]}]",
+            raise ctx.error(where, "each path once", f"{checks.render(path)}, already {key}[{seen[resolved]}]",
                             "remove the repeated entry")
         seen[resolved] = index
     return paths

@@ -1,12 +1,15 @@
 """Reading a scenario's host: the Mac before its first boot (`[host]`, its files and accounts),
-how the script starts (`[start]`) and what puppet does (`[puppet]`)."""
+how the script starts (`[start]`, perhaps through an M4 enrolment driver), what puppet does
+(`[puppet]`), and around a driver, MDM's enrolment (`[mdm]`) and the secrets broker (`[broker]`)."""
 from __future__ import annotations
 
 from ..mac.accounts import DEFAULT_GROUPS, Account
 from ..mac.paths import canonical
-from ..fleet import ROLE_FILE, VAULT
+from ..fleet import KCPASSWORD, LOGINWINDOW, ROLE_FILE, VAULT
+from ..world.broker import SecretsBroker
+from ..world.enrolment import Enrolment
 from . import checks
-from .schema import (_WIPED_AT_BOOT, DARWIN_MAJOR, FileSpec, Host, PuppetApply, PuppetPlan, RoleModel, Start,
+from .schema import (_WIPED_AT_BOOT, DARWIN_MAJOR, Checkout, FileSpec, Host, PuppetApply, PuppetPlan, RoleModel, Start,
                      StartHow, Tcc, darwin_release)
 from .tables import Context, Table
 
@@ -41,15 +44,33 @@ def host(ctx: Context, table: Table) -> Host:
         role=table.get("role", ROLE, Host.role),
         autologin=table.get("autologin", checks.boolean(), True), sip=table.get("sip", checks.boolean(), True),
         remote_login=table.get("remote_login", checks.boolean(), True), vault=table.get("vault", checks.boolean(), True),
-        puppet_installed=table.get("puppet_installed", checks.boolean(), True))
+        puppet_installed=table.get("puppet_installed", checks.boolean(), True),
+        disk_free_mb=table.get("disk_free_mb", checks.integer(1, 1 << 20, "2048"), Host.disk_free_mb))
     # Accounts first: files may be owned by them.
     accounts = tuple(account(ctx, entry) for entry in table.tables("accounts", "host.accounts"))
     taken = {canonical(ROLE_FILE): "host.role"} if scalars["role"] else {}
     if scalars["vault"]:
         taken[canonical(VAULT)] = "host.vault"
+    if scalars["autologin"]:
+        taken.update({canonical(KCPASSWORD): "host.autologin", canonical(LOGINWINDOW): "host.autologin"})
     return Host(version, build or Host.build_version, kernel, **scalars,
                 files=files(ctx, table.tables("files", "host.files"), taken, at_start=True),
-                accounts=accounts)
+                accounts=accounts, checkout=checkout(table.table("checkout", "host.checkout"))
+                if table.has("checkout") else None)
+
+
+def checkout(table: Table) -> Checkout:
+    """[host.checkout]: the puppet checkout a managed host already has."""
+    remote = table.get("remote", checks.text("a GitHub https URL (https://github.com/OWNER/REPO.git)",
+                                             '"https://github.com/mozilla-platform-ops/ronin_puppet.git"',
+                                             r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?(\.git)?"),
+                       Checkout.remote)
+    return Checkout(table.get("path", checks.mac_path(example=f'"{Checkout.path}"'), Checkout.path), remote,
+                    table.get("branch", checks.text("a git branch name", '"master"', r"[A-Za-z0-9._][A-Za-z0-9._/-]*"),
+                              Checkout.branch),
+                    table.get("behind", checks.integer(0, 50, "2"), 0),
+                    table.get("local_changes", checks.boolean(), False),
+                    table.get("index_lock", checks.boolean(), False))
 
 
 def files(ctx: Context, entries: list[Table], taken: dict[str, str], *, at_start: bool) -> tuple[FileSpec, ...]:
@@ -107,12 +128,16 @@ def file_spec(ctx: Context, table: Table, *, at_start: bool) -> FileSpec:
     if len(sources) > 1:
         raise table.fail(sources[1], f"one of content, content_file and script_under_test, not "
                          f"{' and '.join(sources)}", "both", "keep one of them")
+    directory = table.get("directory", checks.boolean(), False)
+    if directory and sources:
+        raise table.fail(sources[0], "no content for a folder (directory = true)", table.value(sources[0]),
+                         f"remove {sources[0]}, or directory")
     content = table.get("content", checks.text("a string", '"text\\n"', empty=True, multiline=True), "")
     data = content_file(ctx, table) if table.has("content_file") else content.encode()
     return FileSpec(path, data, table.get("owner", ctx.name_check(ctx.users, "user"), "root"),
                     table.get("group", ctx.name_check(ctx.groups, "group"), "wheel"),
-                    table.get("mode", checks.mode(), 0o644),
-                    table.get("script_under_test", checks.boolean(), False))
+                    table.get("mode", checks.mode(), 0o755 if directory else 0o644),
+                    table.get("script_under_test", checks.boolean(), False), directory)
 
 
 def content_file(ctx: Context, table: Table) -> bytes:
@@ -140,7 +165,29 @@ def start(ctx: Context, table: Table) -> Start:
                              f'remove {key}, or use how = "mdm-script-job" or "ssh"')
     at_s = table.get("at_s", checks.seconds(example="0"), 0.0)
     ctx.before_the_end(table, "at_s", at_s)
-    return Start(how, at_s, table.get("args", checks.ARGS, ()), environment(table))
+    driver, driver_name = None, ""
+    if table.has("driver"):
+        if how is not StartHow.MDM_SCRIPT_JOB:
+            raise table.fail("driver", 'no driver with how = "' + how.value + '" (MDM runs a driver as its '
+                             'script-job)', table.value("driver"), 'use how = "mdm-script-job", or remove driver')
+        source = _beside(ctx, table, "driver", '"../src/m4-enrolment-driver.sh"')
+        driver, driver_name = source.read_bytes(), source.name
+    return Start(how, at_s, table.get("args", checks.ARGS, ()), environment(table), driver, driver_name)
+
+
+def _beside(ctx: Context, table: Table, key: str, example: str):
+    """The file a key names, relative to the scenario file (so the scenario runs from any checkout)."""
+    relative = table.get(key, checks.text("a path relative to the scenario file", example))
+    if relative.startswith("/"):
+        raise table.fail(key, "a path relative to the scenario file", table.value(key),
+                         "write it relative to the scenario file's folder (the command line's --driver "
+                         "takes any path)")
+    source = ctx.path.parent / relative
+    if not source.is_file():
+        what = "a directory" if source.is_dir() else "no such file"
+        raise table.fail(key, "an existing file (relative to the scenario file)", f"{what}: {source}",
+                         f"create that file, or correct the path (it is relative to {ctx.path.parent})")
+    return source
 
 
 def environment(table: Table) -> tuple[tuple[str, str], ...]:
@@ -174,5 +221,27 @@ def puppet(ctx: Context, table: Table) -> PuppetPlan:
         duration_s=entry.get("duration_s", checks.seconds(example="300"), 60.0),
         output=entry.get("output", checks.strings(checks.text("a one-line string", empty=True), "an array of "
                                             "one-line strings", '["Notice: Applied catalog"]'), ()),
-        tcc=entry.get("tcc", checks.choice(Tcc, '"auto"'), Tcc.AUTO)) for entry in entries)
+        tcc=entry.get("tcc", checks.choice(Tcc, '"auto"'), Tcc.AUTO),
+        writes_mb=entry.get("writes_mb", checks.integer(0, 1 << 20, "500"), 0)) for entry in entries)
     return PuppetPlan(model, applies or PuppetPlan.applies)
+
+
+def mdm(ctx: Context, table: Table) -> Enrolment:
+    """[mdm]: when MDM's enrolment gives the admin account its secure token and delivers the SCEP
+    certificate, and what that certificate names."""
+    name = checks.text("a certificate's common name (one line)", f'"{Enrolment.certificate_name}"')
+    return Enrolment(table.get("secure_token_after_s", checks.seconds(example="120"), 0.0),
+                     table.get("certificate_after_s", checks.seconds(example="240"), 0.0),
+                     table.get("certificate_name", name, Enrolment.certificate_name),
+                     table.get("certificate_issuer", name, Enrolment.certificate_issuer))
+
+
+def broker(ctx: Context, table: Table, host: Host) -> SecretsBroker:
+    """[broker]: the roles the secrets broker has a vault file for (default: the host's role),
+    and the CA whose certificates it accepts."""
+    roles = table.get("roles", checks.strings(_ROLE_NAME, "an array of puppet role names", '["gecko_t_osx_1500_m4"]'),
+                      (host.role,) if host.role else ())
+    issuer = table.get("trusted_issuer", checks.text("a CA's common name (one line)",
+                                                     f'"{SecretsBroker.trusted_issuer}"'),
+                       SecretsBroker.trusted_issuer)
+    return SecretsBroker(tuple(roles), issuer)

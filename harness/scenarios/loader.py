@@ -75,11 +75,13 @@ class _Loader(Context):
         start = load_host.start(self, root.table("start", "start"))
         network = NetworkPlan(root.table("network", "network").get("up_after_s", checks.seconds(example="30"), 0.0))
         puppet = load_host.puppet(self, root.table("puppet", "puppet"))
+        mdm = load_host.mdm(self, root.table("mdm", "mdm")) if root.has("mdm") else None
+        broker = load_host.broker(self, root.table("broker", "broker"), host) if root.has("broker") else None
         events = load_events.events(self, root, host)
         expect = load_expect.expect(self, root.table("expect", "expect"), start)
         invariants = load_expect.invariants(self, root.table("invariants", "invariants"))
         return Scenario(self.path, name, summary, reproduces, applies_to, seed, host, start, network, puppet,
-                        events, self.limits, expect, invariants)
+                        events, self.limits, expect, invariants, mdm, broker)
 
     def read_limits(self, table: Table) -> Limits:
         default = Limits()
@@ -87,7 +89,9 @@ class _Loader(Context):
                       simulated_s=table.get("simulated_s", checks.seconds(positive=True, example="259200"),
                                             default.simulated_s),
                       steps=table.get("steps", checks.integer(1, None, "100000"), default.steps),
-                      real_s=table.get("real_s", checks.seconds(positive=True, example="300"), default.real_s))
+                      real_s=table.get("real_s", checks.seconds(positive=True, example="300"), default.real_s),
+                      processes=table.get("processes", checks.integer(8, 1 << 20, "512"), default.processes),
+                      memory_mb=table.get("memory_mb", checks.integer(16, 1 << 30, "1024"), default.memory_mb))
 
 
 def load_scenario(path: Path) -> Scenario:

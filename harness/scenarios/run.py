@@ -43,21 +43,23 @@ class ScenarioRun:
 def run_scenario(scenario: Scenario, script: bytes, script_name: str, directory: Path, *,
                  seed: int | None = None, trace_path: Path | None = None,
                  power_loss_at_step: int | None = None, tears: dict[str, str] | None = None,
-                 claims: str = CONTRACTS[-1]) -> ScenarioRun:
+                 claims: str = CONTRACTS[-1], after_changes: int | None = None) -> ScenarioRun:
     """Runs `script` on the scenario's Mac in `directory` (absent or empty) and judges it.
 
     `claims` is what the script claims to be (fleet.CONTRACTS): a scenario that does not bind
     such a script is not run ("not-applicable"), and only the invariants of what it claims are
     checked. With `power_loss_at_step`, the power is cut just before that step (and comes
     back): the scenario's own expectations describe a run without that fault, so only the
-    invariants are checked then. `tears` (mac path -> "empty" or "short") are the files a power
-    cut tears if they were written just before it (Machine.tear_at_power_loss)."""
+    invariants are checked then; with `after_changes` too, it is cut in that step instead, once
+    its command(s) made that many changes to the disk (mac/cuts.py). `tears` (mac path ->
+    "empty" or "short") are the files a power cut tears if they were written just before it
+    (Machine.tear_at_power_loss)."""
     if not binds(scenario.applies_to, claims):
         return ScenarioRun(scenario, "not-applicable", trace_path=None, claims=claims)
     stage = build(scenario, script, script_name, directory, seed=seed, trace_path=trace_path)
     machine = stage.machine
     if power_loss_at_step is not None:
-        machine.power_loss_at_step(power_loss_at_step)
+        machine.power_loss_at_step(power_loss_at_step, after_changes)
     for path, mode in (tears or {}).items():
         machine.tear_at_power_loss(path, mode)
     result = machine.run()

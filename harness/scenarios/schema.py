@@ -15,18 +15,20 @@ table's unknown keys before its values.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 from ..errors import BadInput
-from ..fleet import CONTRACTS
+from ..fleet import CHECKOUT, CONTRACTS, RONIN_REPOSITORY
 from ..mac.config import Limits, MachineConfig, Verdict
 from ..mac.accounts import Account
 from ..mac.disk import Disk
 from ..mac.paths import OutsideDisk
 from ..mac.machine import Machine
+from ..world.broker import SecretsBroker
+from ..world.enrolment import Enrolment
 from ..world.github import GitHub
 from .invariants import INVARIANTS
 
@@ -103,6 +105,7 @@ class EventKind(str, Enum):
     DELIVER_PROFILE = "deliver-profile"
     PUSH_COMMIT = "push-commit"
     OPERATOR_RUN = "operator-run"
+    REMOVE_FILES = "remove-files"
 
 
 class FactKind(str, Enum):
@@ -133,13 +136,30 @@ class FileSpec:
     #: The content is the script under test (known only when a run starts), as Puppet's class
     #: macos_run_puppet installs it at /usr/local/bin/run-puppet.sh on a managed host.
     script_under_test: bool = False
+    directory: bool = False  # a folder with this owner, group and mode, not a file
 
     def bytes_for(self, script: bytes) -> bytes:
         return script if self.script_under_test else self.content
 
     def put_on(self, disk: Disk, script: bytes) -> None:
-        """Writes the file on the Mac's disk, with its owner, group and mode."""
-        disk.add_file(self.path, self.bytes_for(script), owner=self.owner, group=self.group, mode=self.mode)
+        """Writes the file (or makes the folder) on the Mac's disk, with its owner, group and mode."""
+        if self.directory:
+            disk.add_dir(self.path, owner=self.owner, group=self.group, mode=self.mode)
+        else:
+            disk.add_file(self.path, self.bytes_for(script), owner=self.owner, group=self.group, mode=self.mode)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The puppet checkout already on the disk, as a managed host carries it (a real git
+    repository that the fake GitHub agrees with)."""
+
+    path: str = CHECKOUT
+    remote: str = "https://github.com/" + RONIN_REPOSITORY + ".git"
+    branch: str = "master"
+    behind: int = 0  # commits the remote's branch has that the checkout has not fetched
+    local_changes: bool = False  # a tracked file changed by hand
+    index_lock: bool = False  # a stale .git/index.lock, as a cut during `git reset --hard` leaves
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,9 @@ class Host:
     puppet_installed: bool = True  # /opt/puppetlabs/bin/puppet and facter present
     files: tuple[FileSpec, ...] = ()
     accounts: tuple[Account, ...] = ()  # beyond disk.DEFAULT_ACCOUNTS
+    checkout: Checkout | None = None  # the puppet checkout on the disk before the first boot
+    #: MiB free on the disk at the first boot, beyond the host's files (its capacity: confine.py).
+    disk_free_mb: int = MachineConfig.disk_free_mb
 
 
 @dataclass(frozen=True)
@@ -173,6 +196,11 @@ class Start:
     #: Variables set in the environment it starts in, beyond the session's own (Test Kitchen
     #: exports each custom fact as FACTER_NAME before it runs anything).
     env: tuple[tuple[str, str], ...] = ()
+    #: The M4 enrolment driver MDM runs as its script-job instead of the script under test,
+    #: which the checkout then serves and puppet installs (None: MDM runs the script itself).
+    driver: bytes | None = None
+    driver_name: str = ""  # the driver's file name, as MDM's temporary path shows it
+    driver_given: Path | None = None  # the driver `--driver PATH` put in place of the scenario's
 
 
 @dataclass(frozen=True)
@@ -188,6 +216,7 @@ class PuppetApply:
     duration_s: float = 60.0
     output: tuple[str, ...] = ()
     tcc: Tcc = Tcc.AUTO
+    writes_mb: int = 0  # MiB of a package it downloads first (world/puppet.py DOWNLOADS), and keeps
 
 
 @dataclass(frozen=True)
@@ -261,17 +290,35 @@ class MacosUpdate:
     def _install(self, stage: Stage) -> None:
         """What the installer does to the disk: removes its paths, then writes its files."""
         disk = stage.machine.disk
-        for path in self.removes:
-            try:
-                host = disk.host_path(path, follow_last=False)
-            except OutsideDisk:
-                continue  # a link out of the disk: nothing of the Mac's to remove
-            if host.is_dir() and not host.is_symlink():
-                shutil.rmtree(host)
-            elif host.is_symlink() or host.exists():
-                host.unlink()
+        _remove(disk, self.removes)
         for spec in self.files:
             spec.put_on(disk, stage.script)
+
+
+def _remove(disk: Disk, paths: tuple[str, ...]) -> None:
+    """Removes files and folders (with what is in them); a path with nothing there is left alone."""
+    for path in paths:
+        try:
+            host = disk.host_path(path, follow_last=False)
+        except OutsideDisk:
+            continue  # a link out of the disk: nothing of the Mac's to remove
+        if host.is_dir() and not host.is_symlink():
+            shutil.rmtree(host)
+        elif host.is_symlink() or host.exists():
+            host.unlink()
+
+
+@dataclass(frozen=True)
+class RemoveFiles:
+    """Someone deletes files or folders by hand (an operator freeing room on a full disk)."""
+
+    at_s: float
+    paths: tuple[str, ...]
+    kind: ClassVar[EventKind] = EventKind.REMOVE_FILES
+
+    def schedule(self, stage: Stage) -> None:
+        stage.machine.schedule_action(self.at_s, f"removed by hand: {', '.join(self.paths)}",
+                                      lambda: _remove(stage.machine.disk, self.paths))
 
 
 @dataclass(frozen=True)
@@ -345,7 +392,7 @@ class OperatorRun:
 
 
 ScenarioEvent = (Reboot | Halt | PowerLoss | MacosUpdate | DeliverFile | DeliverProfile | PushCommit
-                 | OperatorRun)
+                 | OperatorRun | RemoveFiles)
 _EVENT_CLASSES = {cls.kind: cls for cls in ScenarioEvent.__args__}
 
 
@@ -432,6 +479,10 @@ class Scenario:
     limits: Limits = Limits()
     expect: Expect = Expect()
     invariants: Invariants = Invariants()
+    #: MDM's enrolment and the secrets broker, around a driver (None: the defaults when the
+    #: scenario has a driver, else not there at all).
+    mdm: Enrolment | None = None
+    broker: SecretsBroker | None = None
 
     def machine_config(self) -> MachineConfig:
         """The Mac this scenario starts with (its MachineConfig)."""
@@ -439,7 +490,16 @@ class Scenario:
         return MachineConfig(macos_version=host.macos_version, build_version=host.build_version,
                              kernel_release=host.kernel_release, model=host.model, arch=host.arch,
                              hostname=host.hostname, network_up_after_s=self.network.up_after_s,
-                             remote_login=host.remote_login)
+                             remote_login=host.remote_login, disk_free_mb=host.disk_free_mb)
+
+
+def with_driver(scenario: Scenario, path: Path) -> Scenario:
+    """The scenario with another M4 enrolment driver (`--driver PATH`), when it has one."""
+    if scenario.start.driver is None:
+        return scenario
+    start = replace(scenario.start, driver=Path(path).read_bytes(), driver_name=Path(path).name,
+                    driver_given=Path(path))
+    return replace(scenario, start=start)
 
 
 def darwin_release(macos_version: str) -> str | None:

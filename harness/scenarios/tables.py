@@ -16,13 +16,14 @@ from ..mac.accounts import DEFAULT_ACCOUNTS, DEFAULT_GROUPS
 from . import checks
 from .schema import EventKind, FactKind, ScenarioError
 
-_FILE_KEYS = ("path", "content", "content_file", "script_under_test", "owner", "group", "mode")
+_FILE_KEYS = ("path", "content", "content_file", "script_under_test", "directory", "owner", "group", "mode")
 _EVENT_KEYS: dict[EventKind, tuple[str, ...]] = {
     EventKind.REBOOT: (), EventKind.HALT: (), EventKind.POWER_LOSS: ("restored",),
     EventKind.MACOS_UPDATE: ("to_version", "to_build", "to_kernel_release", "reboots", "removes",
                              "files", "network_up_after_s"),
     EventKind.DELIVER_FILE: _FILE_KEYS, EventKind.DELIVER_PROFILE: ("identifier", "payload"),
-    EventKind.PUSH_COMMIT: ("message", "branch"), EventKind.OPERATOR_RUN: ("args",)}
+    EventKind.PUSH_COMMIT: ("message", "branch"), EventKind.OPERATOR_RUN: ("args",),
+    EventKind.REMOVE_FILES: ("paths",)}
 _COUNTS = ("count", "at_least", "at_most")
 _FACT_KEYS: dict[FactKind, tuple[str, ...]] = {
     FactKind.BOOTSTRAP_DAEMON_INSTALLED: ("at_boot",),
@@ -37,20 +38,24 @@ _FACT_REQUIRED: dict[FactKind, tuple[str, ...]] = {
     FactKind.PUPPET_ENV: ("name", "value"), FactKind.PUPPET_FACT: ("name", "value"),
     FactKind.FILE_WRITTEN: ("path",)}
 _KEYS: dict[str, tuple[str, ...]] = {
-    "": ("scenario", "host", "start", "network", "puppet", "events", "limits", "expect",
+    "": ("scenario", "host", "start", "network", "puppet", "mdm", "broker", "events", "limits", "expect",
          "invariants"),
     "scenario": ("name", "summary", "reproduces", "applies_to", "seed"),
     "host": ("macos_version", "build_version", "kernel_release", "model", "arch", "hostname",
-             "role", "autologin", "sip", "remote_login", "vault", "puppet_installed", "files", "accounts"),
+             "role", "autologin", "sip", "remote_login", "vault", "puppet_installed", "files", "accounts",
+             "checkout", "disk_free_mb"),
+    "host.checkout": ("path", "remote", "branch", "behind", "local_changes", "index_lock"),
     "host.files": _FILE_KEYS,
     "events.files": _FILE_KEYS,
     "host.accounts": ("name", "uid", "gid", "home", "shell", "gecos"),
-    "start": ("how", "at_s", "args", "env"),
+    "start": ("how", "at_s", "args", "env", "driver"),
+    "mdm": ("secure_token_after_s", "certificate_after_s", "certificate_name", "certificate_issuer"),
+    "broker": ("roles", "trusted_issuer"),
     "network": ("up_after_s",),
     "puppet": ("role_model", "applies"),
-    "puppet.applies": ("exit_code", "duration_s", "output", "tcc"),
+    "puppet.applies": ("exit_code", "duration_s", "output", "tcc", "writes_mb"),
     "events": ("at_s", "what", *dict.fromkeys(k for keys in _EVENT_KEYS.values() for k in keys)),
-    "limits": ("boots", "simulated_s", "steps", "real_s"),
+    "limits": ("boots", "simulated_s", "steps", "real_s", "processes", "memory_mb"),
     "expect": ("verdict", "boots", "boots_at_most", "files", "loaded", "facts"),
     "expect.files": ("path", "present", "content", "contains", "mode", "owner", "group", "writable_by"),
     "expect.loaded": ("label", "loaded"),

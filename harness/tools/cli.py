@@ -5,23 +5,26 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from ..errors import MacsimError, SimulatorFault
-from ..fleet import CONTRACTS
-from ..mac.config import HARNESS_VERSION, Limits, Verdict
+from ..errors import Interrupted, MacsimError, SimulatorFault
+from ..fleet import CONTRACTS, binds
+from ..mac import confine
+from ..mac.config import HARNESS_VERSION, Limits, MachineConfig, Verdict
+from ..mac.confine import remove_tree
 from ..mac.machine import Machine
+from ..mac.snapshot import keep_on_host
 from ..mac.unflushed import TEAR_MODES
 from ..scenarios import DEFAULT_SCRIPT
 from ..world import install_fleet_world
+from . import collector, fromhost
 from . import gate as gate_tool
 from . import show as show_tool
+from . import interrupts, runs as runs_tool
 from .conformance import cli as conformance_cli
-from .options import UsageError, empty_dir, not_existing, script_path
+from .options import UsageError, add_safety_options, capped, empty_dir, not_existing, script_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LIMIT, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
@@ -30,8 +33,10 @@ exit codes:
   {EXIT_OK}   the Mac ended quiet (nothing running, nothing scheduled) or was halted
   {EXIT_FAILED}   the Mac ended blocked: processes alive, all waiting for something that never comes
   {EXIT_USAGE}   bad input (a missing script, a directory that is not empty, a bad option)
-  {EXIT_LIMIT}   a limit was reached (boots, simulated time, steps or real seconds)
+  {EXIT_LIMIT}   a limit was reached (boots, simulated time, steps, real seconds, processes or memory)
   {EXIT_INTERNAL}  macsim itself failed (no bubblewrap, no C compiler, the sandbox did not start)
+  130, 143  interrupted (SIGINT, SIGTERM): the finished scenarios are in --json/--junit/--report,
+       marked partial; nothing is left running or on disk
 
 A run depends only on the script's bytes, the seed and the harness version: the same three
 give the same trace. Every run prints the command that replays it.
@@ -56,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="scenario files (*.toml) or folders of them (see docs/scenarios.md)")
     run.add_argument("--script", type=Path, default=None, metavar="PATH",
                      help=f"the bootstrap to run (default: the built-in {DEFAULT_SCRIPT.name})")
+    run.add_argument("--driver", type=Path, default=None, metavar="PATH",
+                     help="with scenarios: the M4 enrolment driver MDM runs instead of a scenario's own "
+                          "([start] driver); scenarios without a driver are unchanged")
     run.add_argument("--seed", type=int, default=None,
                      help="orders concurrent jobs and launchd's boot order (default: the scenario's, else 0)")
     run.add_argument("--claims", choices=CONTRACTS, default=CONTRACTS[-1],
@@ -67,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--power-loss-at-step", type=int, metavar="K",
                      help="cut the power just before global step K (it comes back); replays a crash "
                           "point found by `macsim explore`")
+    run.add_argument("--after-changes", type=int, metavar="N",
+                     help="with --power-loss-at-step: cut the power inside that step's command instead, once "
+                          "it has made N changes to the disk (a crash point inside a command)")
     run.add_argument("--tear", action="append", default=[], metavar="PATH",
                      help="a file (macOS path) that comes back torn if it was written in the last "
                           "seconds before a power cut (macos-behaviour.md §9b); repeatable")
@@ -89,19 +100,42 @@ def _parser() -> argparse.ArgumentParser:
                      help="show the last N lines the started script printed (a failing scenario's, or "
                           "the MDM script-job's of a run without scenarios; default 20)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    add_safety_options(run)
     explore = commands.add_parser(
-        "explore", help="power loss before every step of a scenario; every invariant checked",
-        description="Run SCENARIO once to list its steps, then, for every distinct persistent state, "
-                    "cut the power just before that step, let the Mac boot again and run on to the "
-                    "limits, and check every invariant. Distinct failures are grouped by invariant "
-                    "and script line, each with the command that replays it. Exit 0 when nothing "
-                    "failed, 1 otherwise.", formatter_class=argparse.RawDescriptionHelpFormatter)
-    explore.add_argument("scenario", type=Path, metavar="SCENARIO")
-    explore.add_argument("--script", type=Path, default=None, metavar="PATH")
+        "explore", help="power loss at every distinct state of a scenario's run; every invariant checked",
+        description="Run SCENARIO once, and at every distinct persistent state of that run (before a "
+                    "step, with a recently written file torn, or inside a command between two of its "
+                    "changes to the disk) cut the power, let the Mac boot again and run on to the "
+                    "limits, and check every invariant. Each crash run starts from a copy of the run "
+                    "at that moment. When the run without a cut already fails, that comes first; the "
+                    "failures the cuts add are grouped by invariant and cause, each with the command "
+                    "that replays it. Exit 0 when nothing failed, 1 otherwise.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="A pull request's check can split the work: run `--shard 1/3`, `--shard 2/3` and `--shard 3/3` "
+               "with --json on three runners, then `macsim explore --merge A.json B.json C.json`.")
+    explore.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO")
+    explore.add_argument("--script", type=Path, default=None, metavar="PATH",
+                         help=f"the bootstrap to explore (default: the built-in {DEFAULT_SCRIPT.name})")
+    explore.add_argument("--claims", choices=CONTRACTS, default=CONTRACTS[-1],
+                         help=f"what the script claims to be; the invariants of that claim are checked (default: "
+                              f"{CONTRACTS[-1]})")
     explore.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                          help="runs in parallel (default: the number of cores)")
-    explore.add_argument("--json", type=Path, metavar="FILE")
+    explore.add_argument("--json", type=Path, metavar="FILE", help="write what was found as JSON to FILE")
+    explore.add_argument("--report", type=Path, metavar="DIR",
+                         help="write an index.html of the failures and a page per failure's crash run into DIR "
+                              "(absent or empty)")
     explore.add_argument("--seed", type=int, default=None)
+    explore.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                         help="explore the earliest crash points first for this many real seconds, then "
+                              "report what was left")
+    explore.add_argument("--shard", default=None, metavar="I/N",
+                         help="explore every Nth crash point from the Ith (1 <= I <= N): one of N runners")
+    explore.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                         help="join the --json reports of the shards of one exploration into one report "
+                              "(no SCENARIO then)")
+    explore.add_argument("--no-cuts", action="store_true",
+                         help="cut the power only between steps, never inside a command")
     diff = commands.add_parser(
         "diff", help="what changes on the host between two scripts on one scenario",
         description="Run SCENARIO with the baseline script and with the candidate script (same "
@@ -114,7 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--candidate", type=Path, required=True, metavar="PATH")
     diff.add_argument("--seed", type=int, default=None)
     gate_tool.add_command(commands)
+    runs_tool.add_command(commands)
     show_tool.add_command(commands)
+    collector.add_command(commands)
+    fromhost.add_commands(commands)
     conformance_cli.add_commands(commands)
     return parser
 
@@ -123,18 +160,107 @@ def explore_command(args: argparse.Namespace) -> int:
     from .explore import explore, render
     from ..scenarios import ScenarioError, format_error, load_scenario
 
-    script = script_path(args.script)
     not_existing(args.json, "--json")
+    report = empty_dir(args.report, "--report") if args.report else None
+    if args.merge:
+        return _merge_explorations(args, report)
+    if args.scenario is None:
+        raise UsageError("explore: give a SCENARIO file, e.g. scenarios/test-plan-1-fresh-m4.toml "
+                         "(or --merge A.json B.json … to join the reports of shards)")
+    script = script_path(args.script)
+    shard = _shard(args.shard)
+    if args.budget is not None and args.budget < 0:
+        raise UsageError(f"--budget {args.budget:g}: expected real seconds, 0 or more")
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as error:
         print(format_error(error), file=sys.stderr)
         return EXIT_USAGE
-    exploration = explore(scenario, script, jobs=args.jobs, seed=args.seed)
+    if not binds(scenario.applies_to, args.claims):
+        print(f"{scenario.name}: not applicable: it binds {scenario.applies_to} bootstraps and the script "
+              f"claims {args.claims}; nothing explored")
+        return EXIT_OK
+    try:
+        exploration = explore(scenario, script, jobs=args.jobs, seed=args.seed, budget_s=args.budget, shard=shard,
+                              cuts=not args.no_cuts, claims=args.claims)
+    except Interrupted as stop:
+        found = getattr(stop, "exploration", None)
+        stop.what = f"the exploration of {scenario.name}"
+        if found is not None:
+            print(render(found))
+            _write_exploration(args.json, report, found)
+            stop.what += f": {len(found.runs)} crash run(s) had finished" + (
+                ", written marked partial" if args.json or report else "")
+        raise
     print(render(exploration))
-    if args.json:
-        args.json.write_text(json.dumps(exploration.to_json(), indent=2) + "\n")
-    return EXIT_FAILED if exploration.failures else EXIT_OK
+    _write_exploration(args.json, report, exploration, scenario, script)
+    return EXIT_FAILED if exploration.failures or exploration.uncut else EXIT_OK
+
+
+def _shard(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 1, 1
+    number, _, count = text.partition("/")
+    if not (number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
+        raise UsageError(f"--shard {text}: expected I/N with 1 <= I <= N, e.g. --shard 2/3 for the second "
+                         "of three runners")
+    return int(number), int(count)
+
+
+def _merge_explorations(args: argparse.Namespace, report: Path | None) -> int:
+    from .explore import merge_files, render
+    if args.scenario is not None or args.shard:
+        raise UsageError("--merge joins finished reports: give no SCENARIO and no --shard with it")
+    for path in args.merge:
+        if not path.is_file():
+            raise UsageError(f"--merge {path}: no such file; expected the --json report of a shard "
+                             "(macsim explore SCENARIO --shard I/N --json FILE)")
+    try:
+        merged = merge_files(args.merge)
+    except (ValueError, KeyError) as error:
+        raise UsageError(f"--merge: {error}") from None
+    print(render(merged))
+    _write_exploration(args.json, report, merged)
+    return EXIT_FAILED if merged.failures or merged.uncut else EXIT_OK
+
+
+def _write_exploration(json_path: Path | None, report: Path | None, exploration, scenario=None,
+                       script: Path | None = None) -> None:
+    """--json and --report of an exploration. With the scenario and the script at hand, each
+    failure's crash run is run again for its page (a merge or an interrupted run has only the
+    index)."""
+    document = exploration.to_json()
+    if json_path:
+        json_path.write_text(json.dumps(document, indent=2) + "\n")
+    if report is None:
+        return
+    from .html import write_exploration_index
+    pages = {}
+    if scenario is not None and script is not None:
+        pages = _crash_run_pages(report, exploration, scenario, script)
+    print(f"report: {write_exploration_index(report, document, pages)}")
+
+
+def _crash_run_pages(report: Path, exploration, scenario, script: Path) -> dict[str, str]:
+    """The page of each failure's smallest reproduction, by its replay command (failures at one
+    crash point share its run)."""
+    from ..scenarios.run import run_scenario
+    from .suite import run_page
+    pages: dict[str, str] = {}
+    content = script.read_bytes()
+    crash_runs = {failure.replay: failure for failure in exploration.failures}
+    for number, failure in enumerate(crash_runs.values(), 1):
+        point = failure.point
+        print(f"report: crash run {number} of {len(crash_runs)} ({point.describe()})", file=sys.stderr)
+        with confine.temporary_folder("macsim-report-") as work:
+            run = run_scenario(scenario, content, script.name, work / "mac", seed=exploration.seed,
+                               power_loss_at_step=point.step, after_changes=point.changes or None,
+                               tears={path: "empty" for path in point.tear}, claims=exploration.claims)
+            page = run_page(report, run, script, exploration.seed, name=f"crash-{number}-step-{point.step}",
+                            replay=failure.replay)
+        if page:
+            pages[failure.replay] = page
+    return pages
 
 
 def diff_command(args: argparse.Namespace) -> int:
@@ -154,7 +280,8 @@ def diff_command(args: argparse.Namespace) -> int:
 
 def scenarios_command(args: argparse.Namespace) -> int:
     from ..scenarios import ScenarioError, format_error, load_scenarios
-    from .suite import run_suite, write_json, write_junit, write_report
+    from ..scenarios.schema import with_driver
+    from .suite import run_suite
 
     script = script_path(args.script)
     for option, path in (("--json", args.json), ("--junit", args.junit)):
@@ -166,32 +293,60 @@ def scenarios_command(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(format_error(error), file=sys.stderr)
         return EXIT_USAGE
-    traces = args.trace or (args.json.with_suffix(".traces") if args.json else
-                            Path(tempfile.mkdtemp(prefix="macsim-traces-")))
-    empty_dir(traces, "--trace")
-    traces.mkdir(parents=True, exist_ok=True)
+    if args.driver is not None:
+        driver = script_path(args.driver, "--driver")
+        scenarios = [with_driver(scenario, driver) for scenario in scenarios]
+        print(f"driver: {driver} (sha256 {hashlib.sha256(driver.read_bytes()).hexdigest()[:12]}), for the "
+              f"{sum(s.start.driver is not None for s in scenarios)} scenario(s) that have one")
+    scenarios = capped(scenarios, args)
     if args.power_loss_at_step is not None and len(scenarios) != 1:
         raise UsageError("--power-loss-at-step replays one crash point: give exactly one scenario")
+    if args.after_changes is not None and (args.power_loss_at_step is None or args.after_changes < 1):
+        raise UsageError(f"--after-changes {args.after_changes}: expected a count of 1 or more, with "
+                         "--power-loss-at-step K (the step whose command the power cut interrupts)")
     for path in args.tear:
         if not path.startswith("/"):
             raise UsageError(f"--tear {path}: expected an absolute macOS path such as "
                              "/Library/LaunchDaemons/com.mozilla.ronin-puppet-bootstrap.plist")
-    runs = run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
-                     keep_disks=keep, claims=args.claims, power_loss_at_step=args.power_loss_at_step,
-                     tears={path: args.tear_mode for path in args.tear}, output_lines=args.output_lines)
+    run_dir = runs_tool.new_run(args.runs_dir, "run", args.keep_runs)
+    traces = args.trace or (args.json.with_suffix(".traces") if args.json else run_dir / "traces")
+    empty_dir(traces, "--trace")
+    traces.mkdir(parents=True, exist_ok=True)
+    runs: list = []
+    try:
+        run_suite(scenarios, script, seed=args.seed, traces=traces, show_timeline=args.timeline,
+                  keep_disks=keep, claims=args.claims, power_loss_at_step=args.power_loss_at_step,
+                  tears={path: args.tear_mode for path in args.tear}, output_lines=args.output_lines,
+                  macs=run_dir, runs=runs, after_changes=args.after_changes)
+    except Interrupted as stop:
+        stop.what = f"{len(runs)} of {len(scenarios)} scenario(s) had finished; traces: {traces}"
+        partial = bool(args.json or args.junit or report)
+        stop.what += "; their results, marked partial, are in the reports" if partial else ""
+        _reports(args, runs, script, report, partial=True)
+        raise
     print(f"traces: {traces}")
-    if args.json:
-        write_json(args.json, runs, script, args.seed, args.claims)
-    if args.junit:
-        write_junit(args.junit, runs, script, args.seed)
-    if report:
-        print(f"report: {write_report(report, runs, script, args.seed, args.claims)}")
+    _reports(args, runs, script, report)
     return EXIT_OK if all(run.verdict in ("pass", "not-applicable") for run in runs) else EXIT_FAILED
+
+
+def _reports(args: argparse.Namespace, runs: list, script: Path, report: Path | None, *, partial: bool = False) -> None:
+    from .suite import write_json, write_junit, write_report
+    if args.json:
+        write_json(args.json, runs, script, args.seed, args.claims, partial=partial)
+    if args.junit:
+        write_junit(args.junit, runs, script, args.seed, partial=partial)
+    if report:
+        print(f"report: {write_report(report, runs, script, args.seed, args.claims, partial=partial)}")
 
 
 def run_command(args: argparse.Namespace) -> int:
     if args.scenarios:
         return scenarios_command(args)
+    if args.driver is not None:
+        raise UsageError("--driver replaces the M4 enrolment driver of scenarios: give the scenarios too")
+    if args.power_loss_at_step is not None or args.after_changes is not None or args.tear:
+        raise UsageError("--power-loss-at-step, --after-changes and --tear replay a crash point of a scenario's "
+                         "run (as `macsim explore` prints it): give that SCENARIO too")
     args.seed = args.seed or 0
     script = script_path(args.script)
     keep = empty_dir(args.keep_disk, "--keep-disk") if args.keep_disk else None
@@ -199,24 +354,37 @@ def run_command(args: argparse.Namespace) -> int:
     not_existing(args.json, "--json")
     trace_path = args.trace or (args.json.with_suffix(".trace.jsonl") if args.json else None)
     not_existing(trace_path, "--trace")
-    workdir = keep or Path(tempfile.mkdtemp(prefix="macsim-run-"))
+    run_dir = runs_tool.new_run(args.runs_dir, "run", args.keep_runs)
+    workdir = keep or run_dir / "mac"
     if trace_path is None:
-        trace_path = workdir / "trace.jsonl"
+        trace_path = (keep or run_dir) / "trace.jsonl"
     content = script.read_bytes()
     digest = hashlib.sha256(content).hexdigest()
     limits = Limits(boots=args.max_boots, simulated_s=args.max_simulated_s, steps=args.max_steps,
-                    real_s=args.max_real_s)
+                    real_s=args.max_real_s, processes=args.max_processes or Limits.processes,
+                    memory_mb=args.max_memory_mb or Limits.memory_mb)
+    config = MachineConfig(disk_free_mb=args.disk_free_mb or MachineConfig.disk_free_mb)
     started = time.monotonic()
-    machine = Machine(workdir, seed=args.seed, limits=limits, trace_path=trace_path)
-    install_fleet_world(machine)
-    machine.start_script(content, name=script.name)
-    result = machine.run()
+    try:
+        machine = Machine(workdir, config=config, seed=args.seed, limits=limits, trace_path=trace_path)
+        install_fleet_world(machine)
+        machine.start_script(content, name=script.name)
+        result = machine.run()
+        printed = machine.output()  # before its folder goes
+    except Interrupted as stop:
+        stop.what = f"the run of {script} (trace so far: {trace_path})"
+        raise
+    finally:
+        if keep:
+            keep_on_host(keep)  # the disk outlives this process, as a plain folder
+        else:
+            remove_tree(workdir)
     wall_s = time.monotonic() - started
     if not args.quiet:
         from .report import timeline
         print(f"macsim {HARNESS_VERSION}: {script} (sha256 {digest[:12]}), seed {args.seed}")
         print(timeline(result.trace.events))
-        output = machine.output().rstrip("\n").splitlines()
+        output = printed.rstrip("\n").splitlines()
         if output:
             shown = output[-args.output_lines:]
             print(f"output of the MDM script-job ({len(shown)} of {len(output)} lines):")
@@ -244,12 +412,6 @@ def run_command(args: argparse.Namespace) -> int:
                    "simulated_s": result.simulated_s, "verdict": result.verdict.value,
                    "detail": result.detail, "trace": str(trace_path), "wall_s": round(wall_s, 3)}
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    if not keep:
-        shutil.rmtree(workdir / "disk", ignore_errors=True)
-        (workdir / "ownership.json").unlink(missing_ok=True)
-        (workdir / "mdm-script-job.out").unlink(missing_ok=True)
-        if trace_path.parent != workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
     return status
 
 
@@ -259,9 +421,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    # Before anything starts a thread: the Macs' disks are mounted in macsim's own namespace.
+    confine.enter()
+    interrupts.install()
+    try:
+        return _dispatch(args)
+    except Interrupted as stop:
+        runs_tool.sweep_own()
+        return interrupts.report(stop, getattr(stop, "what", f"macsim {args.command}"))
+    finally:
+        interrupts.restore()
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         commands = {"conformance": conformance_cli.main, "diff": diff_command, "explore": explore_command,
-                    "gate": gate_tool.command, "run": run_command, "show": show_tool.main}
+                    "gate": gate_tool.command, "run": run_command, "show": show_tool.main,
+                    "collect": collector.main, "scenario": fromhost.main, "clean": runs_tool.command}
         return commands[args.command](args)
     except UsageError as error:
         print(f"macsim: {error}", file=sys.stderr)

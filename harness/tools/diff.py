@@ -9,10 +9,10 @@ baseline did and what only the candidate did.
 from __future__ import annotations
 
 import difflib
-import tempfile
 from pathlib import Path
 
 from ..fleet import SEMAPHORE
+from ..mac.confine import temporary_folder
 from ..scenarios import Scenario, run_scenario
 from ..trace import Event
 
@@ -69,7 +69,7 @@ def diff_scripts(scenario: Scenario, baseline: Path, candidate: Path, *, seed: i
     """Runs both scripts on the scenario; returns (changes by aspect, candidate summary)."""
     summaries = []
     for script in (baseline, candidate):
-        with tempfile.TemporaryDirectory(prefix="macsim-diff-") as work:
+        with temporary_folder("macsim-diff-") as work:
             run = run_scenario(scenario, script.read_bytes(), script.name, Path(work) / "mac", seed=seed)
             summaries.append(summarize(run.result.trace.events))
     return compare(*summaries), summaries[1]

@@ -19,20 +19,22 @@ import argparse
 import fnmatch
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from ..errors import Interrupted
 from ..fleet import CONTRACTS, binds
 from ..mac.config import HARNESS_VERSION
+from ..mac.confine import temporary_folder
 from ..scenarios import (DEFAULT_SCRIPT, Scenario, ScenarioError, ScenarioRun, format_error, load_scenarios,
                          run_scenario, script_identity)
+from ..scenarios.schema import with_driver
 from .html import write_gate_index
-from .options import empty_dir, not_existing, script_path
-from .suite import explain, replay_command, run_json, run_page
+from . import runs as runs_tool
+from .options import add_safety_options, capped, empty_dir, not_existing, script_path
+from .suite import explain, mark_partial, replay_command, run_json, run_page
 
 CLASSES = ("regressed", "failing", "still-failing", "fixed", "pass", "not-applicable")
 DEFAULT_SCENARIOS = DEFAULT_SCRIPT.parents[1] / "scenarios"
@@ -95,6 +97,7 @@ class Gate:
     seed: int | None
     rows: list[Row] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)  # --require patterns no scenario has
+    partial: bool = False  # interrupted: the rows are the scenarios that had finished
 
     @property
     def exit_code(self) -> int:
@@ -112,23 +115,25 @@ def run_gate(scenarios: list[Scenario], base: Side, head: Side, *, require: list
                       if not any(fnmatch.fnmatchcase(s.name, pattern) for s in scenarios)]
     print(f"macsim {HARNESS_VERSION} gate: {len(scenarios)} scenario(s); base {base.script} claims {base.claims}, "
           f"head {head.script} claims {head.claims}", file=progress)
-    for number, scenario in enumerate(scenarios, 1):
-        runs = [_run(scenario, side, name, seed, traces) for side, name in ((base, "base"), (head, "head"))]
-        row = Row(scenario, *runs, required=any(fnmatch.fnmatchcase(scenario.name, p) for p in require))
-        gate.rows.append(row)
-        print(f"[{number}/{len(scenarios)}] {row.label():<40} {scenario.name}", file=progress, flush=True)
+    try:
+        for number, scenario in enumerate(scenarios, 1):
+            runs = [_run(scenario, side, name, seed, traces) for side, name in ((base, "base"), (head, "head"))]
+            row = Row(scenario, *runs, required=any(fnmatch.fnmatchcase(scenario.name, p) for p in require))
+            gate.rows.append(row)
+            print(f"[{number}/{len(scenarios)}] {row.label():<40} {scenario.name}", file=progress, flush=True)
+    except Interrupted as stop:
+        gate.partial = True
+        stop.gate = gate  # what had finished, for the reports
+        raise
     return gate
 
 
 def _run(scenario: Scenario, side: Side, name: str, seed: int | None, traces: Path) -> ScenarioRun:
     if not binds(scenario.applies_to, side.claims):
         return ScenarioRun(scenario, "not-applicable", claims=side.claims)
-    work = Path(tempfile.mkdtemp(prefix="macsim-gate-"))
-    try:
+    with temporary_folder("macsim-gate-") as work:
         return run_scenario(scenario, side.script.read_bytes(), side.script.name, work / "mac", seed=seed,
                             trace_path=traces / f"{scenario.name}.{name}.trace.jsonl", claims=side.claims)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _ordered(gate: Gate) -> list[Row]:
@@ -143,7 +148,8 @@ def headline(gate: Gate) -> str:
              f"{counts['still-failing']} still failing", f"{counts['failing']} failing (new)",
              f"{counts['pass']} passing", f"{counts['not-applicable']} not applicable"]
     verdict = "FAILED" if gate.exit_code else "passed"
-    return f"macsim gate {verdict}: " + ", ".join(parts)
+    cut = f" (interrupted: {len(gate.rows)} scenario(s) finished, partial)" if gate.partial else ""
+    return f"macsim gate {verdict}{cut}: " + ", ".join(parts)
 
 
 def render(gate: Gate) -> str:
@@ -204,7 +210,8 @@ def markdown(gate: Gate, pages: dict[str, dict[str, str | None]] | None = None) 
 
 def to_json(gate: Gate) -> dict:
     return {"harness_version": HARNESS_VERSION, "base": gate.base.identity(), "head": gate.head.identity(),
-            "seed": gate.seed, "exit": gate.exit_code, "counts": gate.counts(), "unmatched_require": gate.unmatched,
+            "seed": gate.seed, "exit": gate.exit_code, "partial": gate.partial, "counts": gate.counts(),
+            "unmatched_require": gate.unmatched,
             "scenarios": [{"name": row.scenario.name, "class": row.kind, "required": row.required,
                            "same_first_cause": row.same_cause, "blocks": row.blocks,
                            "base": run_json(row.base), "head": run_json(row.head)} for row in _ordered(gate)]}
@@ -224,7 +231,7 @@ def write_html(gate: Gate, report: Path) -> dict[str, dict[str, str | None]]:
                      else row.kind, **{side: {"verdict": run.verdict, "page": pages[name][side],
                                               "first_cause": run.first_cause.to_json() if run.first_cause else None}
                                        for side, (run, _) in sides.items()}})
-    write_gate_index(report, rows, base=gate.base.identity(), head=gate.head.identity())
+    write_gate_index(report, rows, base=gate.base.identity(), head=gate.head.identity(), partial=gate.partial)
     return pages
 
 
@@ -247,6 +254,8 @@ def write_junit(gate: Gate, path: Path) -> None:
     apply or failed on the base too, else passed."""
     suite = ElementTree.Element("testsuite", name=f"macsim gate {gate.head.script}", tests=str(len(gate.rows)),
                                 failures=str(sum(row.blocks for row in gate.rows)), errors="0")
+    if gate.partial:
+        mark_partial(suite)
     skipped = 0
     for row in gate.rows:
         case = ElementTree.SubElement(suite, "testcase", classname="macsim.gate", name=row.scenario.name,
@@ -285,6 +294,9 @@ def add_command(subparsers) -> None:
     gate.add_argument("--head-claims", choices=CONTRACTS, default=CONTRACTS[0])
     gate.add_argument("--require", action="append", default=[], metavar="NAME_OR_GLOB",
                       help="a scenario that must pass on the head (repeatable; e.g. 'test-plan-*')")
+    gate.add_argument("--driver", type=Path, default=None, metavar="FILE",
+                      help="the M4 enrolment driver MDM runs, on both sides, in the scenarios that have one "
+                           "(default: each scenario's own, [start] driver)")
     gate.add_argument("--seed", type=int, default=None, help="the seed of every run (default: each scenario's)")
     gate.add_argument("--json", type=Path, metavar="FILE")
     gate.add_argument("--junit", type=Path, metavar="FILE")
@@ -292,6 +304,7 @@ def add_command(subparsers) -> None:
     gate.add_argument("--traces", type=Path, metavar="DIR", help="where the runs' traces go (a new folder)")
     gate.add_argument("--report", type=Path, metavar="DIR",
                       help="an HTML page per run and an index.html, base and head side by side (a new folder)")
+    add_safety_options(gate)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -304,10 +317,23 @@ def command(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(format_error(error), file=sys.stderr)
         return 2
+    if args.driver is not None:
+        driver = script_path(args.driver, "--driver")
+        scenarios = [with_driver(scenario, driver) for scenario in scenarios]
     report = empty_dir(args.report, "--report") if args.report else None
-    traces = empty_dir(args.traces, "--traces") if args.traces else Path(tempfile.mkdtemp(prefix="macsim-gate-"))
+    scenarios = capped(scenarios, args)
+    traces = empty_dir(args.traces, "--traces") if args.traces else \
+        runs_tool.new_run(args.runs_dir, "gate", args.keep_runs) / "traces"
     traces.mkdir(parents=True, exist_ok=True)
-    gate = run_gate(scenarios, base, head, require=args.require, seed=args.seed, traces=traces)
+    try:
+        gate = run_gate(scenarios, base, head, require=args.require, seed=args.seed, traces=traces)
+    except Interrupted as stop:
+        write_reports(stop.gate, json_path=args.json, junit_path=args.junit, markdown_path=args.markdown,
+                      report=report)
+        stop.what = (f"{len(stop.gate.rows)} of {len(scenarios)} scenario(s) had finished on both sides; "
+                     f"traces: {traces}" + ("; their results, marked partial, are in the reports"
+                                            if args.json or args.junit or args.markdown or report else ""))
+        raise
     print(render(gate))
     print(f"traces: {traces}")
     write_reports(gate, json_path=args.json, junit_path=args.junit, markdown_path=args.markdown, report=report)

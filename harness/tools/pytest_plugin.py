@@ -14,12 +14,13 @@ page). A failure shows the run's first cause first. pytest finds this plugin thr
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from ..fleet import CONTRACTS, binds
+from ..mac import confine
+from ..mac.confine import temporary_folder
 from ..scenarios import (DEFAULT_SCRIPT, ScenarioError, ScenarioRun, format_error, load_scenario, run_scenario,
                          script_identity)
 from .html import write_suite_index
@@ -62,6 +63,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix == ".toml" and (file_path.parent.name == "scenarios" or parent.session.isinitpath(file_path)):
+        # The Macs' disks need the namespace, entered before anything starts a thread
+        # (mac/confine.py); only in a session that has scenarios to run.
+        confine.enter()
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
@@ -86,7 +90,7 @@ class ScenarioItem(pytest.Item):
         if not binds(scenario.applies_to, claims):
             pytest.skip(f"binds {scenario.applies_to} bootstraps; the script claims {claims}")
         seed = config.getoption("macsim_seed")
-        with tempfile.TemporaryDirectory(prefix="macsim-pytest-") as work:
+        with temporary_folder("macsim-pytest-") as work:
             run = run_scenario(scenario, script.read_bytes(), script.name, Path(work) / "mac",
                                seed=seed, claims=claims)
         page = self._report(run, script, seed)

@@ -73,6 +73,8 @@ def describe(event: Event) -> str | None:
         return f"{data['change']}: {data['path']}"
     if kind == "shutdown":
         return f"{data['how']} requested ({data['cause']})"
+    if kind == "disk-full":
+        return f"DISK FULL: {data['detail']}"
     if kind == "torn":
         return f"TORN by the power cut: {data['path']} came back {data['mode']} ({data['size']} bytes)"
     if kind in ("power-loss", "scheduled"):

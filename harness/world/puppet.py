@@ -18,6 +18,12 @@ A successful apply (exit 0 or 2) leaves what the role's manifests install (data 
 is written under a temporary name and renamed into place, as Puppet's file resource does. The
 trace calls an apply clean only when it also printed no `Error:` line (the fleet's rule). Every
 apply is in the trace with its arguments, cwd, whole environment, `FACTER_*` facts and PATH.
+
+A full disk (the Mac's disk has a capacity, mac/confine.py): an apply may first download a
+package of `writes_mb` MiB into `DOWNLOADS` (kept, as a package cache keeps it). A write that
+finds no room fails as Puppet's resource would: an `Error: ... No space left on device` line, the
+exit code of a run with failures (4, or 6 after changes), nothing more written; what the write
+had put down stays. The TCC database cannot appear on a full disk either (tccd cannot write it).
 """
 from __future__ import annotations
 
@@ -27,10 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fleet import FACTER, PUPPET, TCC_DB
+from ..mac.confine import NO_ROOM
 from ..mac.sandbox import INSIDE
 from ..mac.shims.calls import DEFERRED, Answer, Call, Commands, Mac
 
 PUPPET_VERSION = "8.10.0"
+#: Where an apply puts the packages it downloads (`writes_mb`): apply N writes apply-N.pkg.
+DOWNLOADS = "/Library/Caches/puppet-downloads"
 ROLES_DIR = Path(__file__).with_name("roles")
 SUCCESS = (0, 2)
 
@@ -43,6 +52,7 @@ class Apply:
     duration_s: float = 60.0
     output: tuple[str, ...] = ()
     tcc: str = "auto"  # auto | ok | missing | denied
+    writes_mb: int = 0  # a package downloaded first into DOWNLOADS
 
 
 @dataclass
@@ -76,7 +86,13 @@ class Puppet:
             disk = self.machine.disk
             disk.add_dir("/Users/cltbld/Library/Application Support/com.apple.TCC", owner="cltbld",
                          group="staff", mode=0o700)
-            disk.add_file(TCC_DB, b"SQLite format 3\0", owner="cltbld", group="staff", mode=0o644)
+            try:
+                disk.add_file(TCC_DB, b"SQLite format 3\0", owner="cltbld", group="staff", mode=0o644)
+            except OSError as error:
+                if error.errno not in NO_ROOM:
+                    raise
+                disk.host_path(TCC_DB).unlink(missing_ok=True)  # tccd cannot write it: maybe at a later boot
+                return
             self.machine.event("tcc-database", path=TCC_DB, change="created")
 
     # -- puppet apply --
@@ -96,14 +112,14 @@ class Puppet:
 
         def finish() -> None:
             self.running -= 1
+            failed = self._write(number, plan.writes_mb, status in SUCCESS)
+            final, printed = (status, output) if failed is None else self._no_room(status, output, failed)
             # Clean as the fleet defines it: a success code and no "Error:" line. The role's
             # resources are in place after any successful run, even one that printed errors.
-            clean = status in SUCCESS and not any(line.startswith("Error:") for line in output)
-            if status in SUCCESS:
-                self._apply_role()
+            clean = final in SUCCESS and not any(line.startswith("Error:") for line in printed)
             self.machine.event("puppet-apply-done", pid=call.pid, job=call.job, number=number,
-                               status=status, tcc=tcc, clean=clean)
-            call.reply(Answer(status, "".join(line + "\n" for line in output)))
+                               status=final, tcc=tcc, clean=clean)
+            call.reply(Answer(final, "".join(line + "\n" for line in printed)))
 
         self.machine.clock.call_later(plan.duration_s, f"puppet apply {number}", finish)
         return DEFERRED
@@ -129,6 +145,34 @@ class Puppet:
             status = 6 if status == 2 else (status if status in (1, 4, 6) else 4)
         lines.append(f"Notice: Applied catalog in {plan.duration_s:.2f} seconds")
         return status, lines
+
+    def _write(self, number: int, download_mb: int, role: bool) -> str | None:
+        """The apply's writes: its download, then (`role`) the role's files. None when all fit,
+        else the macOS path of the write that found no room."""
+        target = f"{DOWNLOADS}/apply-{number}.pkg"
+        try:
+            if download_mb:
+                self.machine.disk.add_file(target, bytes(download_mb << 20))
+            if role:
+                self._apply_role()
+        except OSError as error:
+            if error.errno not in NO_ROOM:
+                raise
+            return self._mac_path(error.filename) or target
+        return None
+
+    def _mac_path(self, host: str | None) -> str | None:
+        try:
+            return self.machine.disk.mac_path(Path(host)) if host else None
+        except ValueError:
+            return None
+
+    def _no_room(self, status: int, output: list[str], path: str) -> tuple[int, list[str]]:
+        """What Puppet prints and exits with when a file resource finds the disk full."""
+        error = (f"Error: /Stage[main]/Packages/File[{path}]/ensure: change from 'absent' to 'file' failed: "
+                 f"Could not set 'file' on ensure: No space left on device @ io_write - {path}")
+        final = 6 if status == 2 else 4 if status == 0 else status
+        return final, [*output[:-1], error, *output[-1:]]
 
     def _apply_role(self) -> None:
         role = tomllib.loads((ROLES_DIR / f"{self.role_model}.toml").read_text())

@@ -7,13 +7,13 @@ names what went wrong; if one ever passes, the harness stopped guarding that beh
 from __future__ import annotations
 
 import io
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness.tools.explore import crash_points, explore
 from harness.fleet import BOOTSTRAP_PLIST
+from harness.mac.confine import temporary_folder
 from harness.scenarios import run_scenario
 from harness.scenarios import load_scenario
 
@@ -85,7 +85,7 @@ def test_the_atomic_plist_write_leaves_no_moment_a_power_cut_could_tear_the_plis
 
 
 def explore_points(script: Path):
-    with tempfile.TemporaryDirectory() as work:
+    with temporary_folder() as work:  # a Mac's disk is a mount: not TemporaryDirectory
         run = run_scenario(load_scenario(ROOT / "scenarios" / "test-plan-1-fresh-m4.toml"), script.read_bytes(),
-                           "run-puppet.sh", Path(work) / "mac")
+                           "run-puppet.sh", work / "mac")
     return crash_points(run.result.trace.events)[0]

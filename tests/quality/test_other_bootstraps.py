@@ -20,7 +20,8 @@ INDEPENDENT = ROOT / "tests" / "bootstraps" / "independent-reboot-survivable.sh"
 FLEET_CURRENT = ROOT / "tests" / "bootstraps" / "fleet-current.sh"
 #: The fleet's current script's real defects, and the words of each scenario's summary that name it.
 KNOWN_DEFECTS = {"field-missing-vault": "still does: a real defect of that script",
-                 "field-two-runs-at-once": "has no lock: a real defect of that script"}
+                 "field-two-runs-at-once": "has no lock: a real defect of that script",
+                 "field-stale-git-lock": "does not clear it: a real defect of that script"}
 
 
 def judge(tmp_path: Path, scenario, script: Path, claims: str):

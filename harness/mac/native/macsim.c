@@ -24,8 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +42,9 @@
 #define STEP_HOOK "/.macsim/lib/stepper.bash"
 #define BASH_FD 198
 #define MAX_FIELDS 4096
+/* Descriptors from here up are macsim's own (its connections, init's pipes): a write to one
+ * is never a change to the Mac's disk, and the cut filter lets it through unseen. */
+#define OWN_FD_FLOOR 190
 
 extern char **environ;
 
@@ -154,7 +162,11 @@ static int connect_controller(void)
     strncpy(addr.sun_path, SOCKET_PATH, sizeof addr.sun_path - 1);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
         die("cannot reach the macsim controller");
-    return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, OWN_FD_FLOOR + 10);
+    if (high < 0)
+        die("fcntl");
+    close(fd);
+    return high;
 }
 
 static const char *base_name(const char *path)
@@ -338,9 +350,99 @@ static void init_command(int out, int n, char **f)
     emit(out, "ack %ld %ld\n", 0, 0);
 }
 
-static int run_init(void)
+/* ---- cuts inside commands: the seccomp filter (harness/mac/cuts.py reads its notifications) ---- */
+
+#define SECCOMP_NOTIFY 0x7fc00000U /* SECCOMP_RET_USER_NOTIF */
+#define CHANGES_FILE (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+
+struct bpf {
+    struct sock_filter code[128];
+    unsigned short len;
+};
+
+static void op(struct bpf *b, unsigned short code, unsigned char jt, unsigned char jf, unsigned int k)
 {
-    int in = 3, out = 4;
+    b->code[b->len++] = (struct sock_filter){code, jt, jf, k};
+}
+
+/* One test of the syscall number: on a match, jump to the check at `target` (an index). */
+static void when(struct bpf *b, int nr, unsigned short target)
+{
+    op(b, BPF_JMP | BPF_JEQ | BPF_K, (unsigned char)(target - b->len - 1), 0, (unsigned int)nr);
+}
+
+/*
+ * Every syscall that changes a file of the disk waits for the controller, which may cut the
+ * power right there (between two changes of one command): opening for writing, writing (to a
+ * descriptor below OWN_FD_FLOOR), renaming, linking, unlinking, making and removing folders,
+ * truncating, changing modes. Nothing else is stopped.
+ */
+static int install_cut_filter(void)
+{
+    static const int writes[] = {
+#ifdef __NR_write
+        __NR_write,
+#endif
+        __NR_pwrite64, __NR_writev, __NR_pwritev, __NR_pwritev2, __NR_sendfile, __NR_ftruncate,
+        __NR_fallocate, __NR_fchmod,
+    };
+    static const int always[] = {
+#ifdef __NR_creat
+        __NR_creat, __NR_rename, __NR_unlink, __NR_mkdir, __NR_rmdir, __NR_link, __NR_symlink, __NR_chmod,
+#endif
+        __NR_openat2, __NR_renameat, __NR_renameat2, __NR_unlinkat, __NR_mkdirat, __NR_linkat,
+        __NR_symlinkat, __NR_truncate, __NR_fchmodat, __NR_copy_file_range,
+    };
+    size_t n_writes = sizeof writes / sizeof *writes, n_always = sizeof always / sizeof *always;
+    struct bpf b = {.len = 0};
+    /* the checks' places, once the number tests are laid out */
+    unsigned short tests = 3, fd_check = (unsigned short)(tests + n_writes + n_always + 3);
+#ifdef __NR_open
+    fd_check++;
+#endif
+    unsigned short open_check = fd_check + 2, openat_check = open_check + 2;
+    unsigned short notify = openat_check + 2, allow = notify + 1;
+    op(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, arch));
+#if defined(__x86_64__)
+    op(&b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_X86_64);
+#elif defined(__aarch64__)
+    op(&b, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_AARCH64);
+#else
+    return -1;
+#endif
+    op(&b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    op(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+    for (size_t i = 0; i < n_writes; i++)
+        when(&b, writes[i], fd_check);
+    for (size_t i = 0; i < n_always; i++)
+        when(&b, always[i], notify);
+#ifdef __NR_open
+    when(&b, __NR_open, open_check);
+#endif
+    when(&b, __NR_openat, openat_check);
+    op(&b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    if (b.len != fd_check)
+        return -1; /* the layout above is wrong: no filter rather than a wrong one */
+    op(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[0]));
+    op(&b, BPF_JMP | BPF_JGE | BPF_K, (unsigned char)(allow - b.len - 1), (unsigned char)(notify - b.len - 1), OWN_FD_FLOOR);
+    op(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[1]));
+    op(&b, BPF_JMP | BPF_JSET | BPF_K, (unsigned char)(notify - b.len - 1), (unsigned char)(allow - b.len - 1), CHANGES_FILE);
+    op(&b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, args[2]));
+    op(&b, BPF_JMP | BPF_JSET | BPF_K, (unsigned char)(notify - b.len - 1), (unsigned char)(allow - b.len - 1), CHANGES_FILE);
+    op(&b, BPF_RET | BPF_K, 0, 0, SECCOMP_NOTIFY);
+    op(&b, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {.len = b.len, .filter = b.code};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    return (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+}
+
+static int run_init(int argc, char **argv)
+{
+    /* init's pipes go where the cut filter does not look (they are written all the time) */
+    int in = fcntl(3, F_DUPFD_CLOEXEC, OWN_FD_FLOOR + 40), out = fcntl(4, F_DUPFD_CLOEXEC, OWN_FD_FLOOR + 41);
+    close(3);
+    close(4);
+    int listener = argc > 1 && strcmp(argv[1], "--cuts") == 0 ? install_cut_filter() : -1;
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigset_t mask;
     sigemptyset(&mask);
@@ -351,9 +453,7 @@ static int run_init(void)
     sigdelset(&mask, SIGTERM);
     sigdelset(&mask, SIGINT);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-    fcntl(in, F_SETFD, FD_CLOEXEC);
-    fcntl(out, F_SETFD, FD_CLOEXEC);
-    emit(out, "ready %ld %ld\n", (long)getpid(), 0);
+    emit(out, "ready %ld %ld\n", (long)getpid(), (long)listener);
     struct pollfd fds[2] = {{.fd = in, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
     char *f[MAX_FIELDS];
     size_t lens[MAX_FIELDS];
@@ -384,7 +484,7 @@ int main(int argc, char **argv)
 {
     const char *name = base_name(argv[0]);
     if (strcmp(name, "macsim-init") == 0)
-        return run_init();
+        return run_init(argc, argv);
     if (strcmp(name, "bash") == 0 || strcmp(name, "sh") == 0)
         return run_bash(argc, argv);
     if (strcmp(name, "macsim-step") == 0)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from ..accounts import UnknownAccount
+from ..confine import NO_ROOM
 from ..paths import DiskError, OutsideDisk
 from .calls import Answer, Call, Commands
 
@@ -147,8 +149,14 @@ class _Install:
         with open(source_host, "rb") as source_file:
             if target_host.is_file() or target_host.is_symlink():
                 target_host.unlink()
-            with open(target_host, "wb") as target_file:
-                shutil.copyfileobj(source_file, target_file)
+            try:
+                with open(target_host, "wb") as target_file:
+                    shutil.copyfileobj(source_file, target_file)
+            except OSError as error:
+                if error.errno not in NO_ROOM:
+                    raise
+                target_host.unlink()  # a full disk (confine.py): install removes what it could not finish
+                raise _Fail(EX_OSERR, f"{target}: {os.strerror(error.errno)}") from None
         os.chmod(target_host, self.mode)
         if "p" in self.options:
             shutil.copystat(source_host, target_host)
@@ -290,3 +298,69 @@ def mktemp(call: Call):
                 call.machine.disk.ownership.record_created(call.machine.disk.mac_path(host), call.user)
         created.append(name + "\n")
     return Answer(0, "".join(created))
+
+
+STAT_USAGE = "usage: stat [-FLnq] [-f format | -l | -r | -s | -x] [-t timefmt] [file ...]\n"
+_FILE_TYPES = {"f": "Regular File", "d": "Directory", "l": "Symbolic Link"}
+
+
+@COMMANDS.handles("stat")
+def stat_(call: Call):
+    """BSD stat -f FORMAT (with -L, -n, -q): the owner and group from the Mac's ownership table,
+    not the sandbox's uid 0. Formats: %N name, %Su %Sg owner and group names, %u %g their
+    numbers, %Lp permission bits and %p the whole mode (octal), %Sp the mode as ls shows it, %z
+    size, %HT the file type, %% %n %t. Times are not simulated (they would be the host's)."""
+    try:
+        options, files = _getopt(list(call.args), "ft", "FLnqlrsx")
+    except _Fail as failure:
+        return Answer(1, "", f"stat: {failure.message}\n{STAT_USAGE}")
+    if "f" not in options or set(options) & set("Flrsxt") or not files:
+        return Answer(127, "", f"not simulated: stat {' '.join(call.args)} (only -f FORMAT [-L] [-n] [-q])\n")
+    out, errors, status = [], [], 0
+    for path in files:
+        try:
+            line = _stat_line(call, path, options["f"], follow="L" in options)
+        except _Fail as failure:
+            status = 1
+            if "q" not in options:
+                errors.append(f"stat: {path}: stat: {failure.message}\n")
+            continue
+        out.append(line + ("" if "n" in options else "\n"))
+    return Answer(status, "".join(out), "".join(errors))
+
+
+def _stat_line(call: Call, path: str, fmt: str, *, follow: bool) -> str:
+    disk = call.machine.disk
+    try:
+        host = disk.host_path(path, cwd=call.cwd, follow_last=follow)
+        st = os.stat(host) if follow else os.lstat(host)
+    except OutsideDisk:
+        raise _Fail(1, "not simulated for the host's read-only trees") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise _Fail(1, "No such file or directory") from None
+    mac = disk.mac_path(host)
+    owner, group = disk.ownership.owner(mac, follow_last=False)
+    account, group_entry = disk.accounts.account(owner), disk.accounts.group(group)
+    kind = "l" if stat.S_ISLNK(st.st_mode) else "d" if stat.S_ISDIR(st.st_mode) else "f"
+    # A link on macOS has the mode the umask left it (lrwxr-xr-x); Linux gives every link 0777.
+    mode = stat.S_IFLNK | 0o755 if kind == "l" else st.st_mode
+    # APFS gives a directory 64 bytes and 32 more per entry; the host's file system would not.
+    size = 64 + 32 * len(os.listdir(host)) if kind == "d" else st.st_size
+    values = {"N": path, "Su": owner, "Sg": group, "u": str(account.uid if account else 0),
+              "g": str(group_entry.gid if group_entry else 0), "Lp": f"{stat.S_IMODE(mode):o}",
+              "p": f"{mode:o}", "Sp": stat.filemode(mode), "z": str(size),
+              "HT": _FILE_TYPES[kind], "%": "%", "n": "\n", "t": "\t"}
+    result, index = [], 0
+    while index < len(fmt):
+        if fmt[index] != "%":
+            result.append(fmt[index])
+            index += 1
+            continue
+        for code in ("Su", "Sg", "Sp", "Lp", "HT", "N", "u", "g", "p", "z", "%", "n", "t"):
+            if fmt.startswith(code, index + 1):
+                result.append(values[code])
+                index += 1 + len(code)
+                break
+        else:
+            raise _Fail(1, f"not simulated: the format {fmt[index:index + 3]!r}")
+    return "".join(result)

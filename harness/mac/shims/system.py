@@ -172,3 +172,42 @@ def dscacheutil(call: Call):
         return Answer(0)
     return Answer(127, "", f"not simulated: dscacheutil {' '.join(args)}\n")
 
+
+def _boot_wall_s(call: Call) -> float:
+    """When the current boot began, in seconds since 1970 (the clock's epoch plus the simulated
+    second the network model saw the boot start)."""
+    clock = call.machine.clock
+    return clock.wall_s - (clock.now_s - call.machine.network.boot_started_s)
+
+
+@COMMANDS.handles("sysctl")
+def sysctl(call: Call):
+    """sysctl [-n] NAME for the names a bootstrap asks: kern.boottime, hw.model."""
+    args = list(call.args)
+    quiet = bool(args) and args[0] == "-n"
+    names = args[1:] if quiet else args
+    if len(names) != 1 or names[0] not in ("kern.boottime", "hw.model"):
+        return Answer(127, "", f"not simulated: sysctl {' '.join(call.args)} (only kern.boottime, hw.model)\n")
+    if names[0] == "hw.model":
+        value = call.machine.config.model
+    else:
+        booted = _boot_wall_s(call)
+        moment = datetime.fromtimestamp(booted, tz=timezone.utc)
+        value = f"{{ sec = {int(booted)}, usec = 0 }} {moment.strftime('%a %b %e %H:%M:%S %Y')}"
+    return Answer(0, (value if quiet else f"{names[0]}: {value}") + "\n")
+
+
+@COMMANDS.handles("uptime")
+def uptime(call: Call):
+    """uptime: the simulated time of day and how long since this boot began (the host's own
+    uptime would leak real time into the run)."""
+    if call.args:
+        return usage("usage: uptime", 1)
+    now = datetime.fromtimestamp(_now(call), tz=timezone.utc)
+    up_s = int(_now(call) - _boot_wall_s(call))
+    days, rest = divmod(up_s, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    since = f"{hours}:{minutes:02d}" if hours else f"{minutes} min{'s' if minutes != 1 else ''}"
+    if days:
+        since = f"{days} day{'s' if days != 1 else ''}, {since}"
+    return Answer(0, f"{now.strftime('%H:%M')}  up {since}, 0 users, load averages: 0.00 0.00 0.00\n")

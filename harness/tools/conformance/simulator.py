@@ -7,7 +7,7 @@ as a LaunchDaemon at the next boot and leaves its line in the file its plist nam
 from __future__ import annotations
 
 import importlib.metadata
-import shutil
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import Limits, Machine, MachineConfig, Verdict
+from harness.mac.confine import remove_tree
+from harness.mac.snapshot import keep_on_host
 
 from .probes import Probe
 from .results import Result, Run
@@ -67,7 +69,7 @@ def run_suite(probes: list[Probe], *, config: MachineConfig = MachineConfig(), s
               progress: Callable[[int, Probe, Result, float], None] | None = None) -> Run:
     """Runs every probe, each on its own fresh Mac; their disks are removed unless `keep`."""
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix="macsim-conformance-"))
+    workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix=f"macsim-conformance-{os.getpid()}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = []
     try:
@@ -79,7 +81,9 @@ def run_suite(probes: list[Probe], *, config: MachineConfig = MachineConfig(), s
                 progress(index, probe, result, time.monotonic() - began)
     finally:
         if keep is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
+        else:
+            keep_on_host(workdir)  # the disks outlive this process
     platform = {"product_version": config.macos_version, "build_version": config.build_version,
                 "kernel_release": config.kernel_release, "arch": config.arch,
                 "runner": f"macsim {macsim_version()}", "seed": seed}

@@ -31,7 +31,7 @@ def write_suite_index(directory: Path, runs: list[dict], *, script: dict | None 
     return document.write(directory, INDEX, f"{failed} failing of {len(runs)} {title} — macsim", data)
 
 
-def write_gate_index(directory: Path, rows: list[dict], *, base: dict, head: dict) -> Path:
+def write_gate_index(directory: Path, rows: list[dict], *, base: dict, head: dict, partial: bool = False) -> Path:
     """index.html of a gate: base and head side by side per scenario, regressions first.
     rows: [{"name", "class", "base": {"verdict", "page", "first_cause"} | None, "head": … | None}];
     base, head: {"path", "sha256", "claims"}."""
@@ -40,19 +40,20 @@ def write_gate_index(directory: Path, rows: list[dict], *, base: dict, head: dic
     data = {"page": "gate", "base": base, "head": head, "rows": ordered,
             "counts": _counts([row.get("class") for row in rows], GATE_ORDER)}
     regressed = sum(1 for row in rows if row.get("class") in ("regressed", "required-failure"))
-    return document.write(directory, INDEX, f"gate: {regressed} blocking of {len(rows)} — macsim", data)
+    cut = " (interrupted: partial)" if partial else ""
+    return document.write(directory, INDEX, f"gate: {regressed} blocking of {len(rows)}{cut} — macsim", data)
 
 
 def write_exploration_index(directory: Path, exploration: dict, pages: dict[str, str]) -> Path:
-    """index.html of `macsim explore --json`'s document (Exploration.to_json()): failures grouped
-    by invariant, one entry per (invariant, script line) as explore groups them, each with its
-    crash point, its replay command and a link to its crash-point run's page (pages: replay
-    command -> page file name)."""
+    """index.html of `macsim explore --json`'s document (Exploration.to_json()): what the run
+    without a cut already breaks first, then the failures the cuts add grouped by invariant, one
+    entry per (invariant, cause) as explore groups them, each with its crash point, its replay
+    command and a link to its crash-point run's page (pages: replay command -> page file name)."""
     groups: dict[str, list[dict]] = {}
     for failure in exploration.get("failures", []):
         entry = {**failure, "page": pages.get(failure.get("replay", ""))}
         groups.setdefault(failure.get("invariant", "?"), []).append(entry)
-    stats = {key: value for key, value in exploration.items() if key != "failures"}
+    stats = {key: value for key, value in exploration.items() if key not in ("failures", "points")}
     data = {"page": "exploration", "exploration": stats,
             "groups": [{"invariant": name, "failures": failures} for name, failures in groups.items()]}
     count = len(exploration.get("failures", []))

@@ -25,7 +25,7 @@ CATEGORY_OF_KIND = {
     "job-loaded": "launchd", "job-skipped": "launchd", "job-started": "launchd", "job-exited": "launchd",
     "job-stopping": "launchd", "job-throttled": "launchd", "job-removed": "launchd",
     "job-spawn-failed": "launchd", "override": "launchd", "override-unreadable": "launchd",
-    "file": "file", "torn": "file", "tcc-database": "file",
+    "file": "file", "torn": "file", "tcc-database": "file", "disk-full": "file",
     "boot": "boot", "shutdown": "boot", "power-loss": "boot", "installer-boot": "boot",
     "macos-updated": "boot", "scheduled": "world", "end": "boot", "limit": "boot", "quiet": "boot",
     "puppet-apply": "puppet", "puppet-apply-done": "puppet", "puppet-role-applied": "puppet",
@@ -115,6 +115,7 @@ LABELS = {
     "torn": lambda e: f"TORN by the power cut: {e.data.get('path')} came back {e.data.get('mode')} "
                       f"({e.data.get('size')} bytes)",
     "tcc-database": lambda e: f"TCC database {e.data.get('change')}: {e.data.get('path')}",
+    "disk-full": lambda e: f"DISK FULL: {e.data.get('detail')}",
     "boot": lambda e: _boot_label(e.data, e.boot),
     "shutdown": lambda e: f"{e.data.get('how')} requested ({e.data.get('cause')})",
     "power-loss": lambda e: f"power cut ({e.data.get('cause')})",
@@ -149,7 +150,7 @@ def problem(event: Event) -> bool:
     """Something went wrong here, or may have: a red outline on the page."""
     data = event.data
     if event.kind in ("not-simulated", "torn", "job-skipped", "job-spawn-failed", "override-unreadable",
-                      "power-loss"):
+                      "power-loss", "disk-full"):
         return True
     if event.kind in ("call", "call-answered", "process-exit", "job-exited"):
         return isinstance(data.get("status"), int) and data["status"] != 0

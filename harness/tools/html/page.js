@@ -405,15 +405,28 @@
       add(main, add(card(), el("p", "", `${x.lost_before_registration} crash point(s) before the bootstrap registered `
         + `itself (step ${x.registered_at_step}) leave nothing to resume it: the start mechanism's limit, not counted.`)));
     }
-    if (!failures) add(main, add(card(), el("p", "", "Every invariant held at every crash point.")));
+    const uncut = x.uncut && x.uncut.violations.length ? x.uncut : null;
+    if (uncut) {
+      const section = card("Without a power cut the run already fails");
+      section.classList.add("explore-uncut");
+      add(section, add(el("p"), "first cause: ", el("span", "mono", uncut.first_cause)));
+      for (const [invariant, message] of uncut.violations) add(section, el("div", "", `${invariant}: ${message}`));
+      add(section, el("p", "", `${x.failing_as_without_a_cut} crash point(s) break only these: not listed below.`));
+      add(main, section);
+    }
+    if (!failures) add(main, add(card(), el("p", "", uncut ? "No crash point adds a failure of its own."
+      : "Every invariant held at every crash point.")));
     for (const group of data.groups) {
       const section = card(`${group.invariant} (${group.failures.length})`);
       section.classList.add("explore-group");
       for (const f of group.failures) {
         const item = el("div", "failure");
         const torn = f.torn && f.torn.length ? `, tearing ${f.torn.join(", ")}` : "";
+        if (f.cause) add(item, el("div", "cause", f.cause));
         add(item, add(el("div"), el("span", "mono", f.line), ": ", f.message));
-        add(item, el("div", "", `power loss before step ${f.step} (boot ${f.boot})${torn}`
+        const where = f.cut ? `power loss in step ${f.step} after ${f.cut.changes} change(s) by ${f.cut.command}`
+          : `power loss before step ${f.step}`;
+        add(item, el("div", "", `${where} (boot ${f.boot})${torn}`
           + (f.same_failure_at_steps && f.same_failure_at_steps.length
             ? `; the same failure at ${f.same_failure_at_steps.length} later crash point(s)` : "")));
         add(item, add(el("div"), "replay: ", el("code", "replay", f.replay)));
