@@ -421,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    # A line per scenario as it ends, also into a pipe (a CI log, `| tee`): progress, not a block at the end.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     # Before anything starts a thread: the Macs' disks are mounted in macsim's own namespace.
     confine.enter()
     interrupts.install()
