@@ -282,6 +282,38 @@ def test_a_job_that_traps_term_and_keeps_running_is_killed(mac, plist_keys, time
     assert [e.job for e in mac.kinds("job-removed")] == ["org.example.stubborn"]
 
 
+SHUTDOWN_IN_A_CHILD = """
+    [ -f /var/tmp/started ] && exit 0
+    bash /usr/local/bin/child.sh
+"""
+CHILD_WITH_A_TRAP = """#!/bin/bash
+on_exit() {
+    holder=$(cat /var/tmp/lock/pid)
+    rm -rf /var/tmp/lock
+    echo "released $holder" > /var/tmp/trap-ran
+}
+trap on_exit EXIT
+mkdir /var/tmp/lock && echo $$ > /var/tmp/lock/pid && touch /var/tmp/started
+shutdown -r now
+sleep 60
+"""
+
+
+def test_at_a_shutdown_a_job_childs_exit_trap_runs_to_its_end_every_time(mac):
+    # Every process gets one SIGTERM at a shutdown (§8.3); the job's main process dying of it
+    # must not send its process group a second one, which would cut the child's trap short
+    # wherever real timing had got it to (bash dies at once on a second SIGTERM).
+    traces = []
+    for _ in range(4):
+        mac.run(prepare=lambda m: (
+            add_job(m, "org.example.parent", SHUTDOWN_IN_A_CHILD, RunAtLoad=True),
+            m.disk.add_file("/usr/local/bin/child.sh", CHILD_WITH_A_TRAP, mode=0o755)))
+        assert mac.read("/var/tmp/trap-ran").startswith("released ")
+        assert not mac.exists("/var/tmp/lock")
+        traces.append([(e.kind, e.job, e.data) for e in mac.result.trace.events])
+    assert all(trace == traces[0] for trace in traces)
+
+
 BACKGROUND_CHILD = """
     ( sleep 20; echo "child lived" > /var/tmp/child ) &
     echo "parent done" > /var/tmp/parent

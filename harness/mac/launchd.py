@@ -56,6 +56,7 @@ class Launchd:
         self.kernel = kernel
         self.jobs: dict[str, Job] = {}
         self.overrides = OverrideDatabase(kernel)
+        self.shutting_down = False  # every process has had the shutdown's SIGTERM (stop_all)
 
     def is_disabled(self, spec: JobSpec) -> bool:
         return self.overrides.disabled(spec.label, spec.disabled_in_plist)
@@ -85,6 +86,7 @@ class Launchd:
     def boot(self) -> None:
         """Loads every daemon plist in a seeded order, then starts what runs at load."""
         self.jobs = {}
+        self.shutting_down = False
         found = []
         for directory in DAEMON_DIRS:
             host = self.kernel.inside_path(directory)
@@ -298,7 +300,7 @@ class Launchd:
         if job.kill_timer is not None:
             job.kill_timer.cancel()
             job.kill_timer = None
-        if not job.spec.abandon_process_group and spawn.ns_pid:
+        if not job.spec.abandon_process_group and spawn.ns_pid and not self.shutting_down:
             self.kernel.signal(spawn.ns_pid, signal.SIGTERM, group=True)
         self.kernel.event("job-exited", job=job.label,
                            **({"signal": signal.Signals(-status).name} if status < 0 else {"status": status}))
@@ -338,7 +340,8 @@ class Launchd:
         job.interval_timer = self.kernel.clock.call_later(job.spec.start_interval_s, f"interval {job.label}", fire)
 
     def stop_all(self) -> None:
-        """At shutdown: no job restarts any more; the machine signals every process itself."""
+        """At shutdown: no job restarts, nor signals its group at exit: each process gets one SIGTERM."""
+        self.shutting_down = True
         for job in self.jobs.values():
             self._cancel_timers(job)
             job.removing = True

@@ -111,8 +111,7 @@ class Machine:
         self.runtime: Runtime | None = None
         self.launchd = Launchd(self)
         self.network = Network(self.clock, self.event, config.network_up_after_s)
-        self.init = Init(self.event, before_exit=lambda: self.changes.drain(self.scheduler.holder),
-                         on_exit=self._hint_quiet)
+        self.init = Init(self.event, before_exit=self._drain_before_exit, on_exit=self._hint_quiet)
         self.identity = Identity(self.init)
         self.init.before_signal = lambda pid, sig, group: self.scheduler.release_signalled(pid, sig, group)
         self.answering = Answering(self, commands=self.commands, identity=self.identity, init=self.init,
@@ -333,6 +332,15 @@ class Machine:
 
     def _hint_quiet(self) -> None:
         self.scheduler.quiet_hint = True
+
+    def _drain_before_exit(self) -> None:
+        """What an exiting process changed on the disk goes in the trace before its exit. Not
+        during a shutdown's grace period: there, processes run their traps without steps, at
+        the same time, and how far the others had got when one exits is a matter of real
+        timing; their changes are taken together once the boot is quiet (the scheduler drains
+        before the clock moves to the SIGKILL), in one order, whatever the timing."""
+        if not self.boots.teardown_started:
+            self.changes.drain(self.scheduler.holder)
 
     # -- the kernel's services (kernel.Kernel, shims.calls.Mac) --------------------------
 
