@@ -50,3 +50,23 @@ def test_the_fleets_current_script_passes_what_binds_it_but_its_real_defects(tmp
 def test_the_contract_and_kitchen_scenarios_bind_the_fleets_current_script():
     names = {s.name for s in ANY}
     assert {"contract-settings-and-hooks", "test-plan-5-test-kitchen"} <= names
+
+
+def test_the_gate_stops_the_first_draft_of_the_reboot_survivable_change_and_names_each_first_cause(tmp_path):
+    # tests/bootstraps/pr-first-draft.sh: a hurried first draft of the change, written from
+    # ronin-context.md alone, on top of the fleet's current script (its defects at its top).
+    import json
+    from conftest import macsim
+    report = tmp_path / "gate.json"
+    done = macsim("gate", "--base", str(FLEET_CURRENT), "--head", str(ROOT / "tests" / "bootstraps" / "pr-first-draft.sh"),
+                  "--head-claims", "reboot-survivable", "--json", str(report),
+                  *(str(ROOT / "scenarios" / f"{name}.toml") for name in
+                    ("test-plan-1-fresh-m4", "field-no-role", "test-plan-5-test-kitchen")))
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = {row["name"]: row for row in json.loads(report.read_text())["scenarios"]}
+    assert rows["field-no-role"]["class"] == "regressed" and rows["test-plan-5-test-kitchen"]["class"] == "pass"
+    assert rows["test-plan-1-fresh-m4"]["class"] == "failing"  # new: binds reboot-survivable scripts only
+    for name in ("field-no-role", "test-plan-1-fresh-m4"):
+        # Defect 1: install into a /usr/local/sbin that a fresh Mac does not have.
+        assert "install -m 755" in rows[name]["head"]["first_cause"]["text"]
+        assert "No such file or directory" in rows[name]["head"]["first_cause"]["text"]
