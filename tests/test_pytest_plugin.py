@@ -55,3 +55,18 @@ def test_a_bad_scenario_file_fails_as_its_own_item_with_the_loaders_message(tmp_
     result = pytest_run(tmp_path, "scenarios")
     assert result.returncode == 1
     assert "expect.verdict" in result.stdout and '"fine"' in result.stdout
+
+
+def test_another_driver_runs_in_the_scenarios_that_have_one(tmp_path):
+    # A driver that gives up at once: the M4 scenario fails with it, and says whose it was.
+    for folder, name in (("scenarios", "m4-enrolment-fresh.toml"), ("src", "m4-enrolment-driver.sh")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes((ROOT / folder / name).read_bytes())  # the driver beside, as in ROOT
+    (tmp_path / "give-up.sh").write_text("#!/bin/bash\necho 'no secure token: giving up' >&2\nexit 1\n")
+    ours = pytest_run(tmp_path, "scenarios")
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    theirs = pytest_run(tmp_path, "scenarios", "--macsim-driver", str(tmp_path / "give-up.sh"))
+    assert theirs.returncode == 1
+    assert f"--driver {tmp_path / 'give-up.sh'}" in theirs.stdout  # the replay runs the same driver
+    missing = pytest_run(tmp_path, "scenarios", "--macsim-driver", str(tmp_path / "none.sh"))
+    assert "--macsim-driver" in missing.stdout + missing.stderr and "no such file" in missing.stdout + missing.stderr

@@ -136,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
                               "(no SCENARIO then)")
     explore.add_argument("--no-cuts", action="store_true",
                          help="cut the power only between steps, never inside a command")
+    add_safety_options(explore, runs=False)
     diff = commands.add_parser(
         "diff", help="what changes on the host between two scripts on one scenario",
         description="Run SCENARIO with the baseline script and with the candidate script (same "
@@ -176,6 +177,7 @@ def explore_command(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(format_error(error), file=sys.stderr)
         return EXIT_USAGE
+    scenario = capped([scenario], args)[0]
     if not binds(scenario.applies_to, args.claims):
         print(f"{scenario.name}: not applicable: it binds {scenario.applies_to} bootstraps and the script "
               f"claims {args.claims}; nothing explored")

@@ -36,9 +36,9 @@ def not_existing(path: Path | None, option: str) -> None:
                          f"Remove it or choose another name.")
 
 
-def add_safety_options(parser) -> None:
-    """What a run of a pull request's script may take of the host, and where runs are kept
-    (`macsim run` and `macsim gate`)."""
+def add_safety_options(parser, *, runs: bool = True) -> None:
+    """What a run of a pull request's script may take of the host (`macsim run`, `gate` and
+    `explore`), and where runs are kept (`runs`: run and gate)."""
     group = parser.add_argument_group(
         "safety", "bounds on what the script may take of this host (README: safety); with scenarios, "
                   "each scenario's own, lowered to these when given")
@@ -51,6 +51,8 @@ def add_safety_options(parser) -> None:
     group.add_argument("--max-memory-mb", type=_positive, default=None, metavar="MB",
                        help=f"memory of the Mac's processes besides its disk; an OOM kill ends the run with "
                             f"limit-memory (default {Limits.memory_mb})")
+    if not runs:
+        return
     group.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
                        help="where each run's folder goes (default: ~/.cache/macsim/runs)")
     group.add_argument("--keep-runs", type=int, default=DEFAULT_KEEP, metavar="N",

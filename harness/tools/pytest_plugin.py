@@ -7,7 +7,8 @@ loader rejects fails as that item with the loader's message, and the other files
 
 Options: `--macsim-script PATH` (default: the built-in src/run-puppet.sh), `--macsim-claims`
 (what the script claims: `any` or `reboot-survivable`, the default; a scenario that binds more is
-skipped), `--macsim-seed N` (default: each scenario's own seed) and `--macsim-report DIR` (an
+skipped), `--macsim-driver PATH` (the M4 enrolment driver MDM runs, for the scenarios that have
+one, instead of their own), `--macsim-seed N` (default: each scenario's own seed) and `--macsim-report DIR` (an
 HTML page per run and an index.html; each item's JUnit properties and failure text link its
 page). A failure shows the run's first cause first. pytest finds this plugin through the
 `pytest11` entry point of the installed package.
@@ -23,6 +24,7 @@ from ..mac import confine
 from ..mac.confine import temporary_folder
 from ..scenarios import (DEFAULT_SCRIPT, ScenarioError, ScenarioRun, format_error, load_scenario, run_scenario,
                          script_identity)
+from ..scenarios.schema import with_driver
 from .html import write_suite_index
 from .suite import explain, index_row, run_page
 
@@ -31,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("macsim", "scenarios on a simulated Mac")
     group.addoption("--macsim-script", type=Path, default=None, metavar="PATH",
                     help=f"the bootstrap the scenarios run (default: {DEFAULT_SCRIPT.name} of macsim)")
+    group.addoption("--macsim-driver", type=Path, default=None, metavar="PATH",
+                    help="the M4 enrolment driver MDM runs in the scenarios that have one ([start] driver), "
+                         "instead of theirs")
     group.addoption("--macsim-seed", type=int, default=None, metavar="N",
                     help="the seed of every scenario (default: each scenario's own)")
     group.addoption("--macsim-claims", choices=CONTRACTS, default=CONTRACTS[-1],
@@ -86,6 +91,12 @@ class ScenarioItem(pytest.Item):
         if not script.is_file():
             raise pytest.UsageError(f"--macsim-script {script}: no such file; give the path of a bootstrap script")
         scenario = load_scenario(self.path)
+        driver: Path | None = config.getoption("macsim_driver")
+        if driver is not None:
+            if not driver.is_file():
+                raise pytest.UsageError(f"--macsim-driver {driver}: no such file; give the path of an M4 "
+                                        "enrolment driver script")
+            scenario = with_driver(scenario, driver)
         claims = config.getoption("macsim_claims")
         if not binds(scenario.applies_to, claims):
             pytest.skip(f"binds {scenario.applies_to} bootstraps; the script claims {claims}")
