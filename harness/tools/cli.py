@@ -196,7 +196,7 @@ def explore_command(args: argparse.Namespace) -> int:
         raise
     print(render(exploration))
     _write_exploration(args.json, report, exploration, scenario, script)
-    return EXIT_FAILED if exploration.failures or exploration.uncut else EXIT_OK
+    return EXIT_FAILED if exploration.failed else EXIT_OK
 
 
 def _shard(text: str | None) -> tuple[int, int]:
@@ -223,7 +223,7 @@ def _merge_explorations(args: argparse.Namespace, report: Path | None) -> int:
         raise UsageError(f"--merge: {error}") from None
     print(render(merged))
     _write_exploration(args.json, report, merged)
-    return EXIT_FAILED if merged.failures or merged.uncut else EXIT_OK
+    return EXIT_FAILED if merged.failed else EXIT_OK
 
 
 def _write_exploration(json_path: Path | None, report: Path | None, exploration, scenario=None,

@@ -46,6 +46,7 @@ from .crashpoints import UNREAD, CrashPoint, PointFinder, registration_step, ste
 from .crashpoints import crash_points  # noqa: F401  (where the quality tests find it)
 from .crashruns import ForkedRuns, PointRun, Work
 from .report import timeline
+from .suite import crash_options
 
 #: How much of a failure's timeline the terminal report shows (--json keeps all of it).
 TIMELINE_LINES = 40
@@ -122,6 +123,11 @@ class Exploration:
     @property
     def inside_commands(self) -> int:
         return sum(1 for point in self.points if point.changes)
+
+    @property
+    def failed(self) -> bool:
+        """Something broke: with a cut, or already without one."""
+        return bool(self.failures or self.uncut)
 
     @property
     def errors(self) -> list[PointRun]:
@@ -219,11 +225,10 @@ def _group(exploration: Exploration) -> tuple[list[Failure], int, int]:
 
 
 def _replay(exploration: Exploration, point: CrashPoint) -> str:
-    tears = "".join(f" --tear {path}" for path in point.tear)
-    cut = f" --after-changes {point.changes}" if point.changes else ""
+    cut = " ".join(crash_options(point.step, point.changes, {path: "empty" for path in point.tear}))
     claims = f" --claims {exploration.claims}" if exploration.claims != CONTRACTS[-1] else ""
     return (f"macsim run --script {exploration.script['path']}{claims} --seed {exploration.seed} "
-            f"--power-loss-at-step {point.step}{cut}{tears} {exploration.scenario_path}")
+            f"{cut} {exploration.scenario_path}")
 
 
 @dataclass(frozen=True)

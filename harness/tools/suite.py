@@ -32,7 +32,7 @@ def replay_command(run: ScenarioRun, script: Path, seed: int | None, *extra: str
                      *(["--driver", str(driver)] if driver is not None else []), *extra, str(run.scenario.path)])
 
 
-def _crash_options(step: int | None, changes: int | None, tears: dict[str, str]) -> list[str]:
+def crash_options(step: int | None, changes: int | None, tears: dict[str, str]) -> list[str]:
     """The command-line options of a power cut, as a replay command repeats them."""
     if step is None:
         return []
@@ -66,7 +66,7 @@ def run_suite(scenarios: list[Scenario], script: Path, *, seed: int | None, trac
     an interruption leaves to report. `power_loss_at_step` (and `after_changes`, `tears`) cut
     the power as a crash point of `macsim explore` does."""
     content = script.read_bytes()
-    crash = _crash_options(power_loss_at_step, after_changes, tears or {})
+    crash = crash_options(power_loss_at_step, after_changes, tears or {})
     runs = [] if runs is None else runs
     print(f"macsim {HARNESS_VERSION}: {len(scenarios)} scenario(s) against {script} "
           f"(sha256 {script_identity(script)['sha256'][:12]}, claims {claims})")
